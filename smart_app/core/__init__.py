@@ -1,0 +1,1 @@
+"""Pure clinical logic: facts from FHIR JSON, checklist evaluation, coding, documents (see README.md)."""

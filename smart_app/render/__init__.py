@@ -1,0 +1,1 @@
+"""Human-readable documents: the checklist report PDF and the prior-authorization packet."""
