@@ -1,8 +1,18 @@
-"""Session-wide fixtures. Paths to ../shared (cases and third-party data) are read only from tests."""
+"""Session-wide fixtures.
+
+The sandbox (the Node FHIR server and the authlib authorization server) is started once per test session on free
+ports. Tests that change its state put it back: `fhir_server.reset()` drops every resource, `fhir_server.configure()`
+and `auth_server.reset_switches()` restore the defaults (the `sandbox_defaults` autouse fixture does the latter).
+
+Paths to ../shared (cases and third-party data) are read only from tests.
+"""
 
 from __future__ import annotations
 
+import socket
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -10,6 +20,15 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DIR = (PROJECT_ROOT / ".." / "shared").resolve()
 CASES_DIR = SHARED_DIR / "cases"
 DATA_DIR = SHARED_DIR / "data"
+CHECK_RESULT_SCHEMA = SHARED_DIR / "contracts" / "check-result.schema.json"
+RESOURCE_SERVER_ID = "sandbox-fhir"
+RESOURCE_SERVER_SECRET = "sandbox-fhir-introspection-secret"
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="session")
@@ -20,3 +39,41 @@ def cases_dir() -> Path:
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     return DATA_DIR
+
+
+@pytest.fixture(scope="session")
+def sandbox_ports() -> dict[str, int]:
+    return {"fhir": free_port(), "auth": free_port()}
+
+
+@pytest.fixture(scope="session")
+def fhir_server(sandbox_ports: dict[str, int], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """The Node FHIR server, auth off by default (turn it on with `fhir_server.configure(require_auth=True)`)."""
+    from smart_app.sandbox.fhir_server import start_fhir_server
+
+    handle = start_fhir_server(
+        port=sandbox_ports["fhir"],
+        auth_base=f"http://127.0.0.1:{sandbox_ports['auth']}",
+        introspection_client=(RESOURCE_SERVER_ID, RESOURCE_SERVER_SECRET),
+        log_path=tmp_path_factory.mktemp("fhir-server") / "server.log",
+    )
+    try:
+        yield handle
+    finally:
+        handle.stop()
+
+
+@pytest.fixture(scope="session")
+def auth_server(sandbox_ports: dict[str, int], fhir_server: Any) -> Iterator[Any]:
+    """The SMART authorization server in front of `fhir_server`."""
+    from smart_app.sandbox.auth import start_auth_server
+
+    handle = start_auth_server(
+        port=sandbox_ports["auth"],
+        fhir_base=fhir_server.base_url,
+        resource_servers={RESOURCE_SERVER_ID: RESOURCE_SERVER_SECRET},
+    )
+    try:
+        yield handle
+    finally:
+        handle.stop()
