@@ -1,0 +1,3 @@
+"""Imports every table module so `Database.create_all()` sees all models. Add a line per new table module."""
+
+from __future__ import annotations
