@@ -1,0 +1,53 @@
+# spine-auth — two commands for a fresh clone:
+#   make run    install everything, start the sandbox EHR (FHIR + SMART authorization server) and the app
+#   make test   install everything, run the linters and the whole test suite
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+FHIR_SERVER := sandbox/fhir-server
+CHROMIUM ?= /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
+
+.PHONY: run test install python-deps node-deps browser lint typecheck imports pytest bench clean
+
+run: install
+	$(BIN)/smart-app sandbox
+
+test: install browser lint pytest
+
+install: python-deps node-deps
+
+python-deps: $(VENV)/.installed
+$(VENV)/.installed: pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	touch $@
+
+node-deps: $(FHIR_SERVER)/node_modules/.installed
+$(FHIR_SERVER)/node_modules/.installed: $(FHIR_SERVER)/package-lock.json
+	npm ci --prefix $(FHIR_SERVER) --no-audit --no-fund --loglevel=error
+	touch $@
+
+# Debian's Chromium for the browser tests (installed only when missing).
+browser:
+	@if [ ! -x "$(CHROMIUM)" ]; then \
+		echo "installing Debian's chromium for the browser tests"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; \
+	fi
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+pytest: install
+	$(BIN)/pytest
+
+bench: install
+	$(BIN)/python scripts/bench_fetch.py
+	$(BIN)/python scripts/bench_check.py
+
+clean:
+	rm -rf $(VENV) $(FHIR_SERVER)/node_modules .pytest_cache .mypy_cache .ruff_cache
