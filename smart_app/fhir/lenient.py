@@ -1,0 +1,114 @@
+"""Lenient reading of resources from an EHR: keep what can be used, say what is wrong, never stop on one bad one.
+
+Every resource is validated with the fhir.resources R4B model of its type. A resource R4B rejects (a dateTime
+without a timezone, an unknown element, an extension without url, …) is still kept as raw JSON when it has a
+resourceType and an id, with a warning naming its reference and the problem (element paths and messages only,
+never the offending values). Unusable ones (not a JSON object, no resourceType or id, another patient's
+resource) are skipped with the reason. The checklist reads raw JSON and tolerates odd fields, so a warning is
+all an R4B rejection costs.
+
+CPU: R4B validation costs about 0.08 ms per resource (0.16 s for a 2,000-resource record). The record fetch runs
+it inside its worker threads as each type's pages arrive, so it overlaps with the other types' network waits.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+_MAX_REPORTED_ERRORS = 3
+_PATIENT_REFERENCE = re.compile(r"(?:^|/)Patient/([A-Za-z0-9\-.]{1,64})(?:/_history/[^/]+)?$")
+# The elements that tie a resource to its patient, in the order they are checked.
+_PATIENT_ELEMENTS = ("subject", "patient", "beneficiary")
+
+
+@dataclass(frozen=True)
+class Screening:
+    """The verdict on one resource: `kept` (possibly with a `warning`), or skipped with `skip_reason`."""
+
+    reference: str
+    kept: dict[str, Any] | None
+    warning: str | None = None
+    skip_reason: str | None = None
+
+
+def reference_of(resource: Any) -> str:
+    """`Type/id` as far as it can be told, for messages."""
+    if not isinstance(resource, dict):
+        return "(not a resource)"
+    resource_type = resource.get("resourceType") if isinstance(resource.get("resourceType"), str) else "?"
+    resource_id = resource.get("id") if isinstance(resource.get("id"), str) else "?"
+    return f"{resource_type}/{resource_id}"
+
+
+def screen_resource(raw: Any, *, patient_id: str | None = None) -> Screening:
+    """Decide whether `raw` is kept (validated with R4B) or skipped; `patient_id` rejects other patients' data."""
+    reference = reference_of(raw)
+    if not isinstance(raw, dict):
+        return Screening(reference, None, skip_reason="not a JSON object")
+    if not isinstance(raw.get("resourceType"), str) or not raw["resourceType"]:
+        return Screening(reference, None, skip_reason="no resourceType")
+    if not isinstance(raw.get("id"), str) or not raw["id"]:
+        return Screening(reference, None, skip_reason="no id")
+    if patient_id is not None:
+        owner = owning_patient(raw)
+        if owner is not None and owner != patient_id:
+            return Screening(reference, None, skip_reason=f"belongs to another patient (Patient/{owner})")
+    problem = r4b_problem(raw)
+    if problem is None:
+        return Screening(reference, raw)
+    return Screening(reference, raw, warning=f"{reference} kept as raw JSON: R4B rejects it: {problem}")
+
+
+def owning_patient(resource: dict[str, Any]) -> str | None:
+    """The id of the Patient a resource belongs to (its own id for a Patient); None when it cannot be told."""
+    if resource.get("resourceType") == "Patient":
+        resource_id = resource.get("id")
+        return resource_id if isinstance(resource_id, str) else None
+    for element in _PATIENT_ELEMENTS:
+        value = resource.get(element)
+        reference = value.get("reference") if isinstance(value, dict) else None
+        if isinstance(reference, str):
+            match = _PATIENT_REFERENCE.search(reference.strip())
+            if match:
+                return match.group(1)
+    return None
+
+
+def r4b_problem(resource: dict[str, Any]) -> str | None:
+    """What R4B finds wrong with a resource (paths and messages), or None when it validates."""
+    model = _model_class(resource["resourceType"])
+    if model is None:
+        return f"{resource['resourceType']} is not an R4B resource type"
+    try:
+        model.model_validate(resource)
+    except ValidationError as exc:
+        return _describe_validation_error(exc)
+    except (TypeError, ValueError) as exc:  # fhir-core raises plain ValueErrors from some validators
+        return f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
+    return None
+
+
+@functools.cache
+def _model_class(resource_type: str) -> Any:
+    from fhir.resources.R4B import get_fhir_model_class
+
+    try:
+        return get_fhir_model_class(resource_type)
+    except (KeyError, ValueError, AttributeError, ImportError):
+        return None
+
+
+def _describe_validation_error(exc: ValidationError) -> str:
+    errors = exc.errors(include_url=False, include_input=False, include_context=False)
+    described = []
+    for error in errors[:_MAX_REPORTED_ERRORS]:
+        path = ".".join(str(part) for part in error.get("loc", ())) or "(resource)"
+        message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+        described.append(f"{path}: {message}")
+    more = len(errors) - _MAX_REPORTED_ERRORS
+    return "; ".join(described) + (f" (+{more} more)" if more > 0 else "")
