@@ -1,0 +1,249 @@
+"""The OAuth 2 side of a SMART launch, on authlib's `OAuth2Session`: authorize request, code exchange, refresh.
+
+Client authentication is one of `public` (client_id in the body), `client_secret_basic` or `private_key_jwt` (our
+`SmartPrivateKeyJWT`). Every token-endpoint failure becomes a typed `TokenEndpointError`; `invalid_grant` (a used,
+expired or revoked code or refresh token) is `InvalidGrant`, which callers turn into "launch again from your EHR".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+from urllib.parse import parse_qsl, urlsplit
+
+import requests
+from authlib.integrations.requests_client import OAuth2Session
+from authlib.integrations.requests_client import OAuthError as AuthlibOAuthError
+
+from smart_app.fhir.client_assertion import SmartPrivateKeyJWT
+from smart_app.fhir.discovery import SmartConfiguration
+from smart_app.fhir.pkce import CODE_CHALLENGE_METHOD
+from smart_app.fhir.signing_keys import SigningKey
+
+ClientAuthMethod = Literal["public", "client_secret_basic", "private_key_jwt"]
+TOKEN_TIMEOUT = (5.0, 20.0)
+# Above this many characters a GET authorize URL risks proxy and browser limits; use POST when allowed.
+LONG_AUTHORIZE_URL = 2000
+CONTEXT_FIELDS = (
+    "patient",
+    "encounter",
+    "fhirContext",
+    "need_patient_banner",
+    "smart_style_url",
+    "intent",
+    "tenant",
+)
+
+
+class TokenEndpointError(Exception):
+    """The token endpoint refused the request or could not be used; `error` is the OAuth error code."""
+
+    def __init__(self, error: str, description: str | None = None) -> None:
+        super().__init__(f"{error}: {description}" if description else error)
+        self.error = error
+        self.description = description
+
+
+class InvalidGrant(TokenEndpointError):
+    """The code or refresh token is no longer valid: the user must launch again."""
+
+
+class ClientConfigurationError(ValueError):
+    """The registered client lacks what its authentication method needs."""
+
+
+@dataclass(frozen=True)
+class OAuthClient:
+    """Our registration at one EHR: the client id and how we authenticate at its token endpoint."""
+
+    client_id: str
+    auth_method: ClientAuthMethod = "public"
+    client_secret: str | None = field(default=None, repr=False)
+    signing_key: SigningKey | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.auth_method == "client_secret_basic" and not self.client_secret:
+            raise ClientConfigurationError(f"client {self.client_id}: client_secret_basic needs a client_secret")
+        if self.auth_method == "private_key_jwt" and self.signing_key is None:
+            raise ClientConfigurationError(f"client {self.client_id}: private_key_jwt needs a signing key")
+
+
+@dataclass(frozen=True)
+class AuthorizeRequest:
+    """Where to send the browser: a GET `url`, or a POST of `params` to `url` (an auto-submitting form)."""
+
+    method: Literal["GET", "POST"]
+    url: str
+    params: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TokenResponse:
+    """A token response. `expires_at` is epoch seconds computed from `expires_in` (access tokens are opaque)."""
+
+    access_token: str = field(repr=False)
+    token_type: str
+    expires_at: float | None
+    refresh_token: str | None = field(default=None, repr=False)
+    scope: str | None = None
+    id_token: str | None = field(default=None, repr=False)
+    context: Mapping[str, Any] = field(default_factory=dict)
+
+
+def _session(client: OAuthClient, *, scope: str | None = None, redirect_uri: str | None = None) -> OAuth2Session:
+    method = {"public": "none"}.get(client.auth_method, client.auth_method)
+    oauth = OAuth2Session(
+        client_id=client.client_id,
+        client_secret=client.client_secret,
+        token_endpoint_auth_method=method,
+        scope=scope,
+        redirect_uri=redirect_uri,
+        code_challenge_method=CODE_CHALLENGE_METHOD,
+    )
+    if client.auth_method == "private_key_jwt":
+        assert client.signing_key is not None  # checked in OAuthClient.__post_init__
+        oauth.register_client_auth_method(SmartPrivateKeyJWT(client.signing_key))
+    return oauth
+
+
+def build_authorize_request(
+    configuration: SmartConfiguration,
+    client: OAuthClient,
+    *,
+    redirect_uri: str,
+    scope: str,
+    state: str,
+    code_verifier: str,
+    aud: str,
+    launch: str | None = None,
+    nonce: str | None = None,
+    prefer_post: bool = False,
+) -> AuthorizeRequest:
+    """The authorize request with PKCE S256, `aud`, and `launch` for an EHR launch.
+
+    POST is used when the EHR is configured to prefer it, or when the server advertises `authorize-post` and the
+    GET URL would be long. Raises `ValueError` when the server has no authorization endpoint.
+    """
+    endpoint = configuration.authorization_endpoint
+    if endpoint is None:
+        raise ValueError(f"{configuration.iss} has no authorization_endpoint")
+    extra = {"aud": aud}
+    if launch is not None:
+        extra["launch"] = launch
+    if nonce is not None:
+        extra["nonce"] = nonce
+    with _session(client, scope=scope, redirect_uri=redirect_uri) as oauth:
+        url, _ = oauth.create_authorization_url(endpoint, state=state, code_verifier=code_verifier, **extra)
+    use_post = prefer_post or (configuration.has("authorize-post") and len(url) > LONG_AUTHORIZE_URL)
+    if not use_post:
+        return AuthorizeRequest(method="GET", url=url)
+    endpoint_params = {key for key, _ in parse_qsl(urlsplit(endpoint).query)}
+    params = {key: value for key, value in parse_qsl(urlsplit(url).query) if key not in endpoint_params}
+    return AuthorizeRequest(method="POST", url=endpoint, params=params)
+
+
+def exchange_code(
+    token_endpoint: str,
+    client: OAuthClient,
+    *,
+    code: str,
+    redirect_uri: str,
+    code_verifier: str,
+    now: float,
+    timeout: tuple[float, float] = TOKEN_TIMEOUT,
+) -> TokenResponse:
+    """Trade the authorization code (with the PKCE verifier) for tokens.
+
+    Raises:
+        InvalidGrant: the code is used, expired or not ours.
+        TokenEndpointError: any other refusal, a transport failure or an unusable response.
+    """
+    with _session(client, redirect_uri=redirect_uri) as oauth:
+        raw = _call(
+            lambda: oauth.fetch_token(
+                token_endpoint,
+                grant_type="authorization_code",
+                code=code,
+                code_verifier=code_verifier,
+                redirect_uri=redirect_uri,
+                timeout=timeout,
+            )
+        )
+    return parse_token_response(raw, now=now)
+
+
+def refresh_access_token(
+    token_endpoint: str,
+    client: OAuthClient,
+    *,
+    refresh_token: str,
+    now: float,
+    timeout: tuple[float, float] = TOKEN_TIMEOUT,
+) -> TokenResponse:
+    """Use the refresh token once. When the server does not rotate it, the old one is returned for reuse.
+
+    Raises:
+        InvalidGrant: the refresh token is expired or revoked.
+        TokenEndpointError: any other refusal, a transport failure or an unusable response.
+    """
+    with _session(client) as oauth:
+        raw = _call(lambda: oauth.refresh_token(token_endpoint, refresh_token=refresh_token, timeout=timeout))
+    response = parse_token_response(raw, now=now)
+    if response.refresh_token is None:
+        response = TokenResponse(**{**response.__dict__, "refresh_token": refresh_token})
+    return response
+
+
+def _call(request: Any) -> Mapping[str, Any]:
+    try:
+        result = request()
+    except AuthlibOAuthError as error:
+        code = str(error.error or "oauth_error")
+        description = str(error.description) if error.description else None
+        if code == "invalid_grant":
+            raise InvalidGrant(code, description) from error
+        raise TokenEndpointError(code, description) from error
+    except requests.HTTPError as error:
+        status = error.response.status_code if error.response is not None else "?"
+        raise TokenEndpointError("server_error", f"token endpoint answered HTTP {status}") from error
+    except requests.RequestException as error:
+        raise TokenEndpointError(
+            "temporarily_unavailable", f"token endpoint unreachable ({type(error).__name__})"
+        ) from error
+    except ValueError as error:
+        raise TokenEndpointError("invalid_response", "token endpoint did not answer with JSON") from error
+    if not isinstance(result, Mapping):
+        raise TokenEndpointError("invalid_response", "token endpoint did not answer with a JSON object")
+    return result
+
+
+def parse_token_response(raw: Mapping[str, Any], *, now: float) -> TokenResponse:
+    """Validate a token response (Bearer, an access token) and split the launch context from the tokens.
+
+    Raises:
+        TokenEndpointError: no access token, or a token type other than Bearer.
+    """
+    access_token = raw.get("access_token")
+    if not isinstance(access_token, str) or not access_token:
+        raise TokenEndpointError("invalid_response", "token response has no access_token")
+    token_type = str(raw.get("token_type", ""))
+    if token_type.lower() != "bearer":
+        raise TokenEndpointError("invalid_response", f"token type {token_type!r} is not Bearer")
+    expires_in = raw.get("expires_in")
+    numeric = isinstance(expires_in, int | float) and not isinstance(expires_in, bool)
+    textual = isinstance(expires_in, str) and expires_in.isdigit()
+    expires_at = now + float(expires_in) if numeric or textual else None  # type: ignore[arg-type]
+    refresh_token = raw.get("refresh_token")
+    scope = raw.get("scope")
+    id_token = raw.get("id_token")
+    context = {name: raw[name] for name in CONTEXT_FIELDS if name in raw}
+    return TokenResponse(
+        access_token=access_token,
+        token_type="Bearer",
+        expires_at=expires_at,
+        refresh_token=refresh_token if isinstance(refresh_token, str) and refresh_token else None,
+        scope=scope if isinstance(scope, str) else None,
+        id_token=id_token if isinstance(id_token, str) and id_token else None,
+        context=context,
+    )
