@@ -31,6 +31,7 @@ from smart_app.fhir.errors import (
     FhirMalformedResponse,
     FhirTimeout,
     FhirTransportError,
+    FhirUnauthorized,
     error_for_status,
 )
 from smart_app.fhir.operation_outcome import is_operation_outcome, summarize_outcome
@@ -62,6 +63,7 @@ class SearchResult:
     page_count: int = 0
     total: int | None = None
     complete: bool = True
+    error: FhirError | None = None
 
 
 @dataclass(frozen=True)
@@ -199,9 +201,19 @@ class FhirClient:
         return self._get_resource(url, expected_type="Bundle", headers=headers)
 
     def collect_pages(
-        self, first_page: dict[str, Any], *, label: str, no_cache: bool = False, max_pages: int | None = None
+        self,
+        first_page: dict[str, Any],
+        *,
+        label: str,
+        no_cache: bool = False,
+        max_pages: int | None = None,
+        keep_partial: bool = False,
     ) -> SearchResult:
-        """Read a first searchset page and every `next` page after it (verbatim, same origin, capped)."""
+        """Read a first searchset page and every `next` page after it (verbatim, same origin, capped).
+
+        With `keep_partial`, a later page that fails (other than 401) ends paging with a warning and the pages
+        already read are returned (`complete` False, `error` set) instead of raising.
+        """
         cap = max_pages or self.max_pages
         result = SearchResult(resource_type=label, total=bundle_total(first_page))
         page: dict[str, Any] | None = first_page
@@ -214,25 +226,26 @@ class FhirClient:
             if url is None:
                 break
             if not same_origin(url, self.base_url):
-                result.complete = False
-                result.warnings.append(
-                    f"{label}: stopped after {result.page_count} page(s): the next link points to another origin "
-                    f"({_path_only(url)}); not followed, so the token stays with {self.base_url}"
+                _stop(
+                    result,
+                    f"the next link points to another origin ({_path_only(url)}); not followed, so the token "
+                    f"stays with {self.base_url}",
                 )
-                break
-            if url in seen_urls:
-                result.complete = False
-                result.warnings.append(f"{label}: stopped after {result.page_count} page(s): the next link repeats")
-                break
-            if result.page_count >= cap:
-                result.complete = False
-                result.warnings.append(
-                    f"{label}: stopped at the cap of {cap} pages ({len(result.resources)} resources read); "
-                    "the server has more"
-                )
-                break
-            seen_urls.add(url)
-            page = self.get_bundle(url, no_cache=no_cache)
+            elif url in seen_urls:
+                _stop(result, "the next link repeats an earlier one")
+            elif result.page_count >= cap:
+                _stop(result, f"the cap of {cap} pages was reached ({len(result.resources)} resources read)")
+            else:
+                seen_urls.add(url)
+                try:
+                    page = self.get_bundle(url, no_cache=no_cache)
+                except FhirUnauthorized:
+                    raise
+                except FhirError as exc:
+                    if not keep_partial:
+                        raise
+                    result.error = exc
+                    _stop(result, f"page {result.page_count + 1} failed: {exc.brief()}")
         return result
 
     # --- writes --------------------------------------------------------------------------------------------
@@ -399,6 +412,11 @@ class FhirClient:
             seconds,
         )
         self._sleep(seconds)
+
+
+def _stop(result: SearchResult, reason: str) -> None:
+    result.complete = False
+    result.warnings.append(f"{result.resource_type}: paging stopped after {result.page_count} page(s): {reason}")
 
 
 def _transport_error(method: str, url: str, exc: Exception, tries: int) -> FhirTransportError:

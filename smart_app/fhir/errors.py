@@ -45,6 +45,12 @@ class FhirError(Exception):
         self.outcome = outcome
         self.diagnostics = diagnostics or summarize_outcome(outcome)
 
+    def brief(self) -> str:
+        """Status and diagnostics without the URL (which can name the patient): for warnings shown to users."""
+        if self.status is not None:
+            return f"HTTP {self.status}" + (f": {self.diagnostics}" if self.diagnostics else "")
+        return f"{type(self).__name__}: {self.diagnostics}" if self.diagnostics else type(self).__name__
+
 
 class FhirTransportError(FhirError):
     """No HTTP response: connection refused or reset, name resolution, TLS."""

@@ -8,9 +8,9 @@
 
 Types outside `readable_types` are not requested (`.unreadable`: "not granted: patient/Observation.rs"). A 403
 on one type, or a type that failed or could only be read in part (page cap, foreign `next` link, an error on a
-later page), goes to `.unreadable` with the reason; the resources read are kept. Only a 401, an unreachable
-server, or a missing/foreign Patient stop the fetch. Resources are screened by `lenient.py` in the worker thread
-that read them and de-duplicated by type/id.
+later page), goes to `.unreadable` with the reason; the resources read are kept. Only a 401, a server that
+cannot be reached for the batch, or a Patient that cannot be read stop the fetch. Resources are screened by
+`lenient.py` in the worker thread that read them and de-duplicated by type/id.
 """
 
 from __future__ import annotations
@@ -128,6 +128,10 @@ def _request_url(client: FhirClient, resource_type: str, patient_id: str) -> str
     return client.search_url(resource_type, {RECORD_SEARCHES[resource_type]: f"Patient/{patient_id}"}, relative=True)
 
 
+def _absolute(client: FhirClient, relative_url: str) -> str:
+    return f"{client.base_url}/{relative_url}"
+
+
 def _batch_first_pages(
     client: FhirClient, patient_id: str, wanted: list[str], record: PatientRecord
 ) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
@@ -144,7 +148,7 @@ def _batch_first_pages(
     except (FhirUnauthorized, FhirTransportError):
         raise
     except (FhirHttpError, FhirMalformedResponse) as exc:
-        record.warnings.append(f"batch refused ({_short(exc)}); fetched each type with its own search")
+        record.warnings.append(f"batch refused ({exc.brief()}); fetched each type with its own search")
         return {}, {}
     answers = response.get("entry")
     if response.get("type") != "batch-response" or not isinstance(answers, list) or len(answers) != len(entries):
@@ -161,13 +165,12 @@ def _batch_first_pages(
             first_pages[resource_type] = resource
             continue
         if status == 403:
-            refused[resource_type] = "refused by the server: " + _short(
-                error_for_status(method="GET", url=entry["request"]["url"], status=status, outcome=outcome)
-            )
+            error = error_for_status(method="GET", url=entry["request"]["url"], status=status, outcome=outcome)
+            refused[resource_type] = f"refused by the server: {error.brief()}"
             continue
         if status == 401 or (status == 404 and resource_type == "Patient"):
             raise error_for_status(
-                method="GET", url=f"{client.base_url}/{entry['request']['url']}", status=status, outcome=outcome
+                method="GET", url=_absolute(client, entry["request"]["url"]), status=status, outcome=outcome
             )
         record.warnings.append(f"{resource_type}: batch entry unusable (status {status}); searched alone")
     return first_pages, refused
@@ -235,7 +238,7 @@ def _patient_job(client: FhirClient, patient_id: str, patient: dict[str, Any] | 
         try:
             resource = patient if patient is not None else client.read("Patient", patient_id)
         except FhirForbidden as exc:
-            outcome.unreadable = f"refused by the server: {_short(exc)}"
+            outcome.unreadable = f"refused by the server: {exc.brief()}"
             return outcome
         screening = screen_resource(resource, patient_id=patient_id)
         if screening.kept is None:
@@ -258,18 +261,18 @@ def _search_job(
     def job() -> _TypeOutcome:
         outcome = _TypeOutcome(resource_type)
         try:
-            if first_page is None:
-                result = client.search(resource_type, {RECORD_SEARCHES[resource_type]: f"Patient/{patient_id}"})
-            else:
-                result = client.collect_pages(first_page, label=resource_type)
+            page = first_page
+            if page is None:
+                page = client.get_bundle(_absolute(client, _request_url(client, resource_type, patient_id)))
+            result = client.collect_pages(page, label=resource_type, keep_partial=True)
         except FhirUnauthorized:
             raise
         except FhirForbidden as exc:
-            outcome.unreadable = f"refused by the server: {_short(exc)}"
+            outcome.unreadable = f"refused by the server: {exc.brief()}"
             return outcome
         except FhirError as exc:
-            outcome.unreadable = f"could not be read: {_short(exc)}"
-            outcome.warnings.append(f"{resource_type}: {_short(exc)}")
+            outcome.unreadable = f"could not be read: {exc.brief()}"
+            outcome.warnings.append(f"{resource_type}: {exc.brief()}")
             return outcome
         _screen(outcome, result, patient_id)
         return outcome
@@ -313,10 +316,3 @@ def _merge(record: PatientRecord, outcomes: list[_TypeOutcome]) -> None:
                 record.patient = resource
     if duplicates:
         record.warnings.append(f"{duplicates} duplicate resource(s) (same type and id) read more than once; kept one")
-
-
-def _short(exc: FhirError) -> str:
-    """An error for a warning: status and diagnostics, or the message; no URL (it carries the patient id)."""
-    if exc.status is not None:
-        return f"HTTP {exc.status}" + (f": {exc.diagnostics}" if exc.diagnostics else "")
-    return exc.diagnostics or str(exc)
