@@ -14,25 +14,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from smart_app.fhir.record import RECORD_TYPES
+
 ScopeSyntax = Literal["v1", "v2"]
 LaunchKind = Literal["ehr", "standalone"]
 RefreshMode = Literal["online", "offline", "none"]
 
 V2_LETTERS = "cruds"
 V1_TO_V2 = {"read": "rs", "write": "cud", "*": "cruds"}
-RECORD_READ_TYPES: tuple[str, ...] = (
-    "Patient",
-    "Condition",
-    "Procedure",
-    "ImagingStudy",
-    "Observation",
-    "DiagnosticReport",
-    "DocumentReference",
-    "MedicationRequest",
-    "MedicationStatement",
-    "Coverage",
-    "ServiceRequest",
-)
+RECORD_READ_TYPES: tuple[str, ...] = RECORD_TYPES  # what the record fetch reads
 ORDER_WRITE_TYPES: tuple[str, ...] = ("ServiceRequest", "DocumentReference")
 
 _RESOURCE_SCOPE = re.compile(
