@@ -1,0 +1,128 @@
+"""Run the sandbox authorization server on loopback in a background thread."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Mapping, Sequence
+from types import TracebackType
+from typing import Any
+
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+from ..constants import SANDBOX_PRACTITIONER_ID
+from .app import create_auth_app
+from .records import DEFAULT_ACCESS_TOKEN_LIFETIME, GrantContext
+from .registration import ClientRegistration
+from .state import SandboxState
+from .switches import Switches
+
+log = logging.getLogger(__name__)
+
+DEFAULT_RESOURCE_SERVERS: Mapping[str, str] = {"sandbox-fhir": "sandbox-fhir-introspection-secret"}
+DEFAULT_FHIR_USER = f"Practitioner/{SANDBOX_PRACTITIONER_ID}"
+TEST_CLIENT_ID = "sandbox-tests"
+
+
+class _PathOnlyRequestHandler(WSGIRequestHandler):
+    """Logs method, path and status only: query strings (state, launch, codes in redirects) never reach the log."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        path = self.path.split("?", 1)[0]
+        log.info("%s %s %s", self.command, path, code)
+
+
+def _unused_wsgi_app(environ: Any, start_response: Any) -> list[bytes]:
+    start_response("503 Service Unavailable", [("Content-Type", "text/plain")])
+    return [b"starting"]
+
+
+class AuthServerHandle:
+    """A running sandbox authorization server. `base_url` is its issuer (e.g. `http://127.0.0.1:8081`)."""
+
+    def __init__(self, server: BaseWSGIServer, state: SandboxState) -> None:
+        self._server = server
+        self._state = state
+        self._thread = threading.Thread(target=server.serve_forever, name="sandbox-auth-server", daemon=True)
+        self._thread.start()
+
+    @property
+    def base_url(self) -> str:
+        return self._state.issuer
+
+    @property
+    def port(self) -> int:
+        return int(self._server.port)
+
+    @property
+    def fhir_base(self) -> str:
+        return self._state.fhir_base
+
+    @property
+    def ehr_url(self) -> str:
+        return self._state.url("/ehr")
+
+    @property
+    def switches(self) -> Switches:
+        return self._state.switches
+
+    def register_client(self, registration: ClientRegistration) -> None:
+        self._state.store.register_app(registration)
+
+    def set_switches(self, **switches: Any) -> Switches:
+        """Change some switches (see `Switches`); raises SwitchError on a bad name or value, changing nothing."""
+        return self._state.update_switches(switches)
+
+    def reset_switches(self) -> Switches:
+        return self._state.reset_switches()
+
+    def issue_token(
+        self, scope: str, patient: str | None = None, lifetime: int | None = None, client_id: str = TEST_CLIENT_ID
+    ) -> str:
+        """Mint an access token for the sandbox user directly (no OAuth flow, switches not applied)."""
+        context = GrantContext(user=self._state.user, patient=patient)
+        record = self._state.issue_token(
+            scope=scope, client_id=client_id, context=context, lifetime=lifetime or DEFAULT_ACCESS_TOKEN_LIFETIME
+        )
+        return record.access_token
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    def __enter__(self) -> AuthServerHandle:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+def start_auth_server(
+    *,
+    port: int = 0,
+    fhir_base: str,
+    clients: Sequence[ClientRegistration] = (),
+    resource_servers: Mapping[str, str] = DEFAULT_RESOURCE_SERVERS,
+    fhir_user: str = DEFAULT_FHIR_USER,
+    host: str = "127.0.0.1",
+) -> AuthServerHandle:
+    """Start the server; it accepts connections when this returns. `port=0` picks a free port."""
+    _silence_token_logging()
+    server = make_server(host, port, _unused_wsgi_app, threaded=True, request_handler=_PathOnlyRequestHandler)
+    state = SandboxState(issuer=f"http://{host}:{server.port}", fhir_base=fhir_base, fhir_user=fhir_user)
+    for client_id, secret in resource_servers.items():
+        state.store.register_resource_server(client_id, secret)
+    for registration in clients:
+        state.store.register_app(registration)
+    server.app = create_auth_app(state)
+    return AuthServerHandle(server, state)
+
+
+def _silence_token_logging() -> None:
+    """authlib logs issued tokens at DEBUG ("Issue token %r to %r"): keep its loggers at INFO or above."""
+    authlib_log = logging.getLogger("authlib")
+    if authlib_log.getEffectiveLevel() < logging.INFO:
+        authlib_log.setLevel(logging.INFO)
