@@ -109,7 +109,7 @@ def test_launch_in_an_ehr_frame_embeds_the_app_launch_url(public_app: SmartTestA
         timeout=TIMEOUT,
     )
     assert page.status_code == 200
-    assert f'<iframe id="app-frame"' in page.text and f'src="{LAUNCH_URI}?iss=' in page.text
+    assert '<iframe id="app-frame"' in page.text and f'src="{LAUNCH_URI}?iss=' in page.text
 
 
 @pytest.mark.parametrize(
@@ -163,16 +163,25 @@ def test_client_secret_basic_ehr_launch_end_to_end(auth_server: AuthServerHandle
     code = app.authorize_code("launch patient/Patient.rs", launch=launch["launch"])
     wrong = requests.post(
         app.token_url,
-        data={"grant_type": "authorization_code", "code": code, "redirect_uri": app.registration.redirect_uris[0],
-              "code_verifier": app.verifier},
+        data={
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": app.registration.redirect_uris[0],
+            "code_verifier": app.verifier,
+        },
         auth=(app.client_id, "not-the-secret"),
         timeout=TIMEOUT,
     )
     assert wrong.status_code == 401 and wrong.json()["error"] == "invalid_client"
     without_auth = requests.post(
         app.token_url,
-        data={"grant_type": "authorization_code", "code": code, "redirect_uri": app.registration.redirect_uris[0],
-              "code_verifier": app.verifier, "client_id": app.client_id},
+        data={
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": app.registration.redirect_uris[0],
+            "code_verifier": app.verifier,
+            "client_id": app.client_id,
+        },
         timeout=TIMEOUT,
     )
     assert without_auth.status_code == 401 and without_auth.json()["error"] == "invalid_client"

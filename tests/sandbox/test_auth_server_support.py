@@ -45,7 +45,9 @@ def location_params(response: requests.Response) -> dict[str, str]:
     return query_of(response.headers["Location"])
 
 
-def create_patient(fhir_base: str, family: str = "Testpatient", given: str = "Ada", birth_date: str = "1961-04-12") -> str:
+def create_patient(
+    fhir_base: str, family: str = "Testpatient", given: str = "Ada", birth_date: str = "1961-04-12"
+) -> str:
     patient = {
         "resourceType": "Patient",
         "name": [{"use": "official", "family": family, "given": [given]}],
