@@ -124,11 +124,8 @@ def code_request(
     items = _ladder(family, session.levels, selection["source"])
 
     with_kx = bool(family["kx_eligible"]) and _holds(table["kx"]["when"], context)
-    lines = [
-        _line(item, modifiers, table)
-        for item in items
-        for modifiers in _laterality(request, settings, table, with_kx=with_kx)
-    ]
+    modifier_sets = _laterality(request, settings, table, with_kx=with_kx)
+    lines = [_line(item, modifiers, table) for item in items for modifiers in modifier_sets]
     candidates = _candidates(diagnoses, request.procedure, table)
     fields = _message_fields(request, session, lines, table)
     diagnosis_warnings = _attach_diagnoses(lines, candidates, int(table["max_diagnoses_per_line"]))
@@ -153,7 +150,7 @@ def resolve_conventions(table: Mapping[str, Any], conventions: Mapping[str, Any]
     for key, value in (conventions or {}).items():
         if key not in choices:
             raise InvalidConventions(f"unknown coding convention {key!r}; known: {', '.join(sorted(choices))}")
-        if not any(value == choice and type(value) is type(choice) for choice in choices[key]):
+        if not any(_same(value, choice) for choice in choices[key]):
             allowed = ", ".join(str(choice) for choice in choices[key])
             raise InvalidConventions(f"coding convention {key!r} must be one of {allowed}; got {value!r}")
         settings[key] = value
@@ -218,9 +215,14 @@ def _holds(when: Mapping[str, Any], context: Mapping[str, Any]) -> bool:
         if key == "min_levels":
             if context["level_count"] < accepted:
                 return False
-        elif not any(context.get(key) == value and type(context.get(key)) is type(value) for value in accepted):
+        elif not any(_same(context.get(key), value) for value in accepted):
             return False
     return True
+
+
+def _same(value: Any, choice: Any) -> bool:
+    """Equal and of the same type: `1` is not `true`, `"true"` is not `true`."""
+    return bool(value == choice and type(value) is type(choice))
 
 
 def _first_match(rows: Iterable[Mapping[str, Any]], context: Mapping[str, Any]) -> Mapping[str, Any] | None:
