@@ -287,6 +287,10 @@ class Diagnosis:
     active: bool = True
     onset: str | None = None  # ISO date (partial dates resolved to the earliest day they allow)
     references: tuple[str, ...] = field(default_factory=tuple)
+    # Every region the code spans (M47.815 thoracolumbar → thoracic, lumbar); `region` is the main one.
+    regions: tuple[str, ...] = ()
+    # False for a provisional / differential / unconfirmed verificationStatus: it raises doubt, it proves nothing.
+    confirmed: bool = True
 
     @property
     def is_icd10(self) -> bool:
