@@ -91,6 +91,8 @@ ATTACHMENT_KINDS: dict[str, str] = {
     "check-result": "Candidacy check result (machine-readable)",
 }
 
+_SIDE_MODIFIERS = {"RT": "right", "LT": "left"}
+
 Action = Literal["created", "updated", "unchanged"]
 
 
@@ -294,15 +296,26 @@ def build_draft_order(
 
 
 def _keyed_lines(lines: Sequence[Mapping[str, Any]]) -> list[tuple[str, Mapping[str, Any]]]:
-    """`line.<CPT>`; a CPT code that appears twice (never expected) gets `.2`, `.3` so identifiers stay unique."""
+    """`line.<CPT>`, or `line.<CPT>.RT` / `.LT` when a payer wants both sides as two lines; a key that would
+    repeat (never expected) gets `.2`, `.3` so identifiers stay unique."""
     seen: dict[str, int] = {}
     keyed = []
     for line in lines:
-        code = str(line["code"])
-        seen[code] = seen.get(code, 0) + 1
-        suffix = "" if seen[code] == 1 else f".{seen[code]}"
-        keyed.append((f"line.{code}{suffix}", line))
+        side = _line_side_modifier(line)
+        base = f"line.{line['code']}" + (f".{side}" if side else "")
+        seen[base] = seen.get(base, 0) + 1
+        keyed.append((base if seen[base] == 1 else f"{base}.{seen[base]}", line))
     return keyed
+
+
+def _line_side_modifier(line: Mapping[str, Any]) -> str | None:
+    return next((str(item) for item in line.get("modifiers", []) if item in _SIDE_MODIFIERS), None)
+
+
+def _line_side(request: Mapping[str, Any], line: Mapping[str, Any]) -> str:
+    """The side one line treats: its RT/LT modifier when it has one, else the request's side."""
+    modifier = _line_side_modifier(line)
+    return _SIDE_MODIFIERS[modifier] if modifier else str(request["side"])
 
 
 def _draft(key: str, system: str, value: str, resource: dict[str, Any]) -> DraftResource:
@@ -338,7 +351,7 @@ def _cpt_concept(line: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _order_details(request: Mapping[str, Any], line: Mapping[str, Any]) -> list[dict[str, Any]]:
-    side = str(request["side"])
+    side = _line_side(request, line)
     details = [_concept(SYSTEM_SNOMED, *LATERALITY[side]), _detail(str(request["intent"]))]
     details.extend(_modifier_concept(str(modifier)) for modifier in line.get("modifiers", []))
     details.append(_detail(f"guidance-{request['guidance']}"))
@@ -363,7 +376,7 @@ def _modifier_concept(modifier: str) -> dict[str, Any]:
 
 
 def _body_sites(request: Mapping[str, Any], line: Mapping[str, Any]) -> list[dict[str, Any]]:
-    side = str(request["side"])
+    side = _line_side(request, line)
     levels = [str(level) for level in (line.get("levels") or request["levels"])]
     structure = "pars interarticularis" if request["procedure"] == "pars-injection" else "facet joint"
     side_words = {"left": "left", "right": "right", "bilateral": "both sides"}[side]
@@ -521,11 +534,18 @@ _VOLATILE: dict[str, tuple[tuple[str, ...], ...]] = {
 _EDITABLE_STATUSES = frozenset({"draft", "revoked"})
 
 
-def plan_writes(draft: DraftOrder, existing: Mapping[str, Mapping[str, Any]], context: OrderContext) -> WritePlan:
+def plan_writes(
+    draft: DraftOrder,
+    existing: Mapping[str, Mapping[str, Any]],
+    context: OrderContext,
+    *,
+    with_provenance: bool = True,
+) -> WritePlan:
     """Compare the draft with what the EHR holds (`existing`: identifier value or `device` → resource JSON, every
     ServiceRequest of the requisition included) and plan one transaction: conditional creates for what is
     missing, `ifMatch` updates for what changed, `revoked` for lines the order no longer has, nothing for the rest.
-    A line the EHR has moved past draft (signed, active, completed) is never touched; a note says so."""
+    A line the EHR has moved past draft (signed, active, completed) is never touched; a note says so.
+    `with_provenance=False` leaves out the Device and the Provenance (for an EHR that does not let us write them)."""
     references: dict[str, str] = {}  # full_url → Type/id of resources that exist
     by_key: dict[str, Mapping[str, Any]] = {}
     for item in draft.resources:
@@ -539,7 +559,7 @@ def plan_writes(draft: DraftOrder, existing: Mapping[str, Mapping[str, Any]], co
     notes: list[str] = []
     changed: list[DraftResource] = []
     for item in draft.resources:
-        if item.key == "provenance":
+        if item.key == "provenance" or (item.key == "device" and not with_provenance):
             continue
         current = by_key.get(item.key)
         if current is None:
@@ -577,8 +597,8 @@ def plan_writes(draft: DraftOrder, existing: Mapping[str, Mapping[str, Any]], co
             DraftResource(f"obsolete.{value}", full_url, revoked, identifier_search(IDENTIFIER_SYSTEM, value))
         )
 
-    if not entries:
-        return WritePlan(tuple(writes), None, tuple(notes))
+    if not entries or not with_provenance:
+        return WritePlan(tuple(writes), _bundle(entries) if entries else None, tuple(notes))
     device = draft.get("device")
     assert device is not None
     device_ref = references.get(device.full_url, device.full_url)
