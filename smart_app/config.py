@@ -216,6 +216,5 @@ class EhrRegistry:
         return self._by_name.get(name)
 
     def frame_ancestors(self) -> list[str]:
-        """Origins of every registered EHR UI, for CSP frame-ancestors."""
-        return sorted({origin for registration in self for origin in registration.ehr_origins})
-
+        """Origins of every registered EHR UI, for CSP frame-ancestors (open servers embed no apps)."""
+        return sorted({origin for registration in self if not registration.open for origin in registration.ehr_origins})

@@ -1,22 +1,51 @@
-"""Builds the Flask app (called by `smart_app.create_app`)."""
+"""Builds the Flask app (called by `smart_app.create_app`): config, services, blueprints, errors, headers."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from flask import Flask
 
 from smart_app.config import DEFAULTS
 
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
 
 def build_app(test_config: Mapping[str, Any] | None = None) -> Flask:
-    app = Flask("smart_app", instance_relative_config=True)
+    """The app. Without `test_config`, settings come from `SMART_APP_*` environment variables over the defaults.
+
+    Raises:
+        ConfigError: the configuration is invalid (bad EHRS entry, keys, …).
+    """
+    app = Flask(
+        "smart_app",
+        instance_relative_config=True,
+        instance_path=(test_config or {}).get("INSTANCE_PATH"),
+        static_folder=str(PROJECT_ROOT / "static"),
+        static_url_path="/static",
+    )
     app.config.from_mapping(DEFAULTS)
     if test_config is None:
         app.config.from_prefixed_env(prefix="SMART_APP")
     else:
         app.config.from_mapping(test_config)
+
+    from smart_app.web import browser_session, security
+    from smart_app.web.errors import register_error_handlers
+    from smart_app.web.launch import bp as launch_bp
+    from smart_app.web.open_server import bp as open_server_bp
+    from smart_app.web.patient import bp as patient_bp
+    from smart_app.web.services import init_services
+
+    init_services(app)
+    browser_session.init_app(app)
+    security.init_app(app)
+    register_error_handlers(app)
+    app.register_blueprint(launch_bp)
+    app.register_blueprint(open_server_bp)
+    app.register_blueprint(patient_bp)
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:

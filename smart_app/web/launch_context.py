@@ -1,0 +1,121 @@
+"""The context of one launch, for every page under `/s/<launch_id>/` (this one and the checklist, orders, export
+pages other blueprints add).
+
+A launch is reachable only from the browser session that completed it: the launch id in the path picks the tab's
+patient, the session cookie proves the browser. Two tabs (two launches, two patients) share the cookie but never
+a launch id, so their contexts cannot mix.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from smart_app.config import EhrRegistration
+from smart_app.fhir.client import FhirClient
+from smart_app.fhir.scopes import ScopeCapabilities, capabilities_from_grant
+from smart_app.store.launches import get_launch
+from smart_app.web.browser_session import current_session_hash
+from smart_app.web.errors import AppError
+from smart_app.web.services import services
+
+# An open server has no authorization: every read and write is up to the server.
+OPEN_SERVER_GRANT = "patient/*.cruds"
+
+
+@dataclass(frozen=True)
+class LaunchContext:
+    """Who, which patient, which EHR and what the grant allows; never the tokens themselves."""
+
+    launch_id: str
+    registration: EhrRegistration
+    mode: str  # "smart" or "open"
+    patient_id: str
+    encounter_id: str | None
+    fhir_user: str | None
+    need_patient_banner: bool
+    granted_scope: str
+    capabilities: ScopeCapabilities
+    context: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_open(self) -> bool:
+        return self.mode == "open"
+
+    @property
+    def fhir_base(self) -> str:
+        return self.registration.iss
+
+    def fhir_client(self) -> FhirClient:
+        """A FHIR client for this launch: the bearer token comes from the token service (refreshed as needed);
+        an open server gets no Authorization header at all."""
+        token_source = None if self.is_open else services().tokens.source(self.launch_id)
+        return FhirClient(self.fhir_base, token_source=token_source)
+
+    @property
+    def readable_types(self) -> frozenset[str]:
+        return self.capabilities.readable
+
+    @property
+    def can_write_orders(self) -> bool:
+        return self.capabilities.can_write_orders()
+
+
+def load_launch_context(launch_id: str) -> LaunchContext:
+    """The launch for this request.
+
+    Raises:
+        AppError: 404 unknown launch; 403 the launch belongs to another browser session (or the cookie is gone);
+            401 the launch's EHR is no longer registered.
+    """
+    app_services = services()
+    with app_services.database.session() as db:
+        launch = get_launch(db, launch_id)
+    if launch is None:
+        raise AppError(
+            404,
+            "unknown-launch",
+            "This launch does not exist",
+            "This page belongs to a launch the app does not know. Launch the app again from your EHR.",
+            relaunch=True,
+            issue_code="not-found",
+        )
+    session_hash = current_session_hash()
+    if session_hash is None or session_hash != launch.session_hash:
+        raise AppError(
+            403,
+            "launch-not-yours",
+            "This launch belongs to another browser session",
+            "Your browser session does not match this launch (the session may have expired). "
+            "Launch the app again from your EHR.",
+            relaunch=True,
+            issue_code="security",
+        )
+    registration = app_services.registry.by_name(launch.ehr_name)
+    if registration is None:
+        raise AppError(
+            401,
+            "ehr-unregistered",
+            "This EHR is no longer registered",
+            "The EHR of this launch was removed from the app's configuration.",
+            relaunch=True,
+            issue_code="security",
+        )
+    grant = OPEN_SERVER_GRANT if launch.mode == "open" else launch.granted_scope
+    capabilities = capabilities_from_grant(
+        grant,
+        wanted_read=registration.scope_profile.read,
+        refresh_token_present=False,
+    )
+    return LaunchContext(
+        launch_id=launch.id,
+        registration=registration,
+        mode=launch.mode,
+        patient_id=launch.patient_id,
+        encounter_id=launch.encounter_id,
+        fhir_user=launch.fhir_user,
+        need_patient_banner=launch.need_patient_banner,
+        granted_scope=launch.granted_scope,
+        capabilities=capabilities,
+        context=launch.context,
+    )
