@@ -82,16 +82,17 @@ def test_ehr_page_works_when_the_fhir_server_requires_a_token(
 def test_ehr_page_shows_seed_scenario_labels_and_tolerates_their_absence(
     auth_server: AuthServerHandle, patient_id: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    described = types.SimpleNamespace(id=patient_id, scenario="Lumbar facet: first block", expected_verdict="ready")
     seed = types.ModuleType("smart_app.sandbox.seed")
-    seed.seed_patients = lambda: [{"id": patient_id, "pathway": "Lumbar facet: first diagnostic block"}]  # type: ignore[attr-defined]
+    seed.seed_patients = lambda: [described]  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "smart_app.sandbox.seed", seed)
     labelled = requests.get(f"{auth_server.base_url}/ehr", timeout=TIMEOUT)
-    assert "Lumbar facet: first diagnostic block" in labelled.text
+    assert "Lumbar facet: first block (expected: ready)" in labelled.text
 
     monkeypatch.setitem(sys.modules, "smart_app.sandbox.seed", types.ModuleType("smart_app.sandbox.seed"))
     unlabelled = requests.get(f"{auth_server.base_url}/ehr", timeout=TIMEOUT)
     assert unlabelled.status_code == 200 and patient_id in unlabelled.text
-    assert "Lumbar facet: first diagnostic block" not in unlabelled.text
+    assert "Lumbar facet: first block" not in unlabelled.text
 
 
 def test_launch_redirects_to_the_app_with_iss_and_an_opaque_launch(public_app: SmartTestApp, patient_id: str) -> None:

@@ -126,5 +126,8 @@ def _label(item: Any) -> tuple[str | None, str | None]:
         return item.get(name) if isinstance(item, Mapping) else getattr(item, name, None)
 
     label = get("label") or get("scenario") or get("pathway") or get("title")
+    verdict = get("expected_verdict")
+    if label and verdict:
+        label = f"{label} (expected: {verdict})"
     patient_id = get("id") or get("patient_id")
     return (str(patient_id) if patient_id else None, str(label) if label else None)

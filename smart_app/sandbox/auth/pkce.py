@@ -19,10 +19,8 @@ class S256CodeChallenge(CodeChallenge):  # type: ignore[misc]
 
     def validate_code_challenge(self, grant: Any, redirect_uri: str) -> None:
         data = grant.request.payload.data
-        if not data.get("code_challenge"):
-            raise InvalidRequestError("PKCE is required: send code_challenge and code_challenge_method=S256.")
-        if data.get("code_challenge_method") != "S256":
-            raise InvalidRequestError("Only code_challenge_method=S256 is supported.")
+        if not data.get("code_challenge") or data.get("code_challenge_method") != "S256":
+            raise InvalidRequestError("PKCE is required: send a code_challenge with code_challenge_method=S256.")
         super().validate_code_challenge(grant, redirect_uri)
 
     def validate_code_verifier(self, grant: Any, result: Any) -> None:

@@ -43,7 +43,9 @@ class AuthServerHandle:
     def __init__(self, server: BaseWSGIServer, state: SandboxState) -> None:
         self._server = server
         self._state = state
-        self._thread = threading.Thread(target=server.serve_forever, name="sandbox-auth-server", daemon=True)
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.1}, name="sandbox-auth-server", daemon=True
+        )
         self._thread.start()
 
     @property
