@@ -77,3 +77,12 @@ def auth_server(sandbox_ports: dict[str, int], fhir_server: Any) -> Iterator[Any
         yield handle
     finally:
         handle.stop()
+
+
+@pytest.fixture(autouse=True)
+def sandbox_defaults(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After a test that used the authorization server, put its misbehaviour switches back to the defaults."""
+    server = request.getfixturevalue("auth_server") if "auth_server" in request.fixturenames else None
+    yield
+    if server is not None:
+        server.reset_switches()
