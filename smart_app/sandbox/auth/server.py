@@ -124,7 +124,8 @@ def start_auth_server(
 
 
 def _silence_token_logging() -> None:
-    """authlib logs issued tokens at DEBUG ("Issue token %r to %r"): keep its loggers at INFO or above."""
+    """authlib logs issued tokens at DEBUG ("Issue token %r to %r"): pin its logger at INFO or above, so that turning
+    on DEBUG for the root logger later does not reach it."""
     authlib_log = logging.getLogger("authlib")
-    if authlib_log.getEffectiveLevel() < logging.INFO:
+    if authlib_log.level < logging.INFO:
         authlib_log.setLevel(logging.INFO)
