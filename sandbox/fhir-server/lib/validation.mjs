@@ -4,6 +4,8 @@ import { OperationOutcomeError, crawlTypedValue, toTypedValue, validateResource 
 
 const ID_PATTERN = /^[A-Za-z0-9\-.]{1,64}$/;
 const CODED_TYPES = new Set(['code', 'Coding', 'CodeableConcept']);
+const DATE_TYPES = new Set(['date', 'dateTime', 'instant']);
+const DATE_PREFIX = /^(\d{4})-(\d{2})-(\d{2})/;
 
 export class ResourceValidator {
   /**
@@ -35,18 +37,24 @@ export class ResourceValidator {
       }
       issues.push(...(err.outcome.issue ?? []));
     }
-    issues.push(...this.requiredBindingIssues(resource));
+    issues.push(...this.bindingAndCalendarIssues(resource));
     const errors = issues.filter((found) => found.severity === 'error' || found.severity === 'fatal');
     if (errors.length > 0) {
       throw invalid(errors);
     }
   }
 
-  requiredBindingIssues(resource) {
+  /** Required bindings, and calendar dates (Medplum's date pattern lets 2021-02-30 through). */
+  bindingAndCalendarIssues(resource) {
     const issues = [];
     const terminology = this.terminology;
     crawlTypedValue(toTypedValue(resource), {
       visitProperty(_parent, key, _path, propertyValues, schema) {
+        for (const value of propertyValues.flat()) {
+          if (value && DATE_TYPES.has(value.type) && typeof value.value === 'string' && !isCalendarDate(value.value)) {
+            issues.push(issue('value', `Invalid ${value.type}: ${value.value} is not a calendar date`, value.path));
+          }
+        }
         const binding = schema.elements[key]?.binding;
         if (binding?.strength !== 'required' || !binding.valueSet) {
           return;
@@ -81,6 +89,17 @@ function bindingProblem(typedValue, expansion) {
     return undefined;
   }
   return coded.map((coding) => `"${coding.system ?? ''}|${coding.code}"`).join(', ');
+}
+
+function isCalendarDate(text) {
+  const match = DATE_PREFIX.exec(text);
+  if (!match) {
+    return true; // a year or year-month; the format itself is Medplum's check
+  }
+  const [year, month, day] = match.slice(1).map(Number);
+  const date = new Date(0);
+  date.setUTCFullYear(year, month - 1, day);
+  return date.getUTCFullYear() === year && date.getUTCMonth() === month - 1 && date.getUTCDate() === day;
 }
 
 function codingInExpansion(coding, expansion) {
