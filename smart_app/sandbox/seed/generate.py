@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.check:
         stale = stale_files(expected)
         for path in stale:
-            print(f"out of date: {path.relative_to(SEED_DIR)}", file=sys.stderr)
+            print(f"out of date: {path}", file=sys.stderr)
         return 1 if stale else 0
     changed = write_all(expected)
     print(f"{len(expected)} files, {len(changed)} written or removed")
