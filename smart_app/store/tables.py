@@ -2,5 +2,4 @@
 
 from __future__ import annotations
 
-from smart_app.store import audit, launches, sessions, tokens  # noqa: F401  (SMART launch state, brief G)
-from smart_app.store import drafts  # noqa: F401  (draft orders kept locally, brief H)
+from smart_app.store import audit, drafts, launches, sessions, tokens  # noqa: F401  (launch state: G; drafts: H)
