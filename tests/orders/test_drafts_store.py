@@ -1,0 +1,44 @@
+"""Drafts kept locally: one per order key, encrypted at rest when a cipher is given, exported back intact."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import text
+
+from smart_app.store.crypto import TokenCipher, generate_fernet_key
+from smart_app.store.db import Database
+from smart_app.store.drafts import DraftStore
+from tests.orders.samples import RECORDED, RFA_PATIENT
+
+BUNDLE = {"resourceType": "Bundle", "type": "transaction", "entry": [{"resource": {"resourceType": "Patient",
+          "name": [{"family": "Lopez"}]}, "request": {"method": "POST", "url": "Patient"}}]}  # fmt: skip
+
+
+def _database(tmp_path: Path) -> Database:
+    database = Database(f"sqlite:///{tmp_path / 'app.db'}")
+    database.create_all()
+    return database
+
+
+def test_a_kept_draft_is_encrypted_at_rest_and_exported_intact(tmp_path: Path) -> None:
+    database = _database(tmp_path)
+    store = DraftStore(database, TokenCipher([generate_fernet_key()]))
+    store.keep(order_key="k1", patient=RFA_PATIENT, fhir_base="http://ehr/fhir", bundle=BUNDLE,
+               reason="refused", diagnostics="error forbidden", now=RECORDED)  # fmt: skip
+    with database.engine.connect() as connection:
+        raw = connection.execute(text("SELECT bundle FROM kept_drafts")).scalar_one()
+    assert "Lopez" not in raw
+    assert store.export("k1") == BUNDLE
+    kept = store.get("k1")
+    assert kept is not None and kept.reason == "refused" and kept.diagnostics == "error forbidden"
+
+
+def test_saving_the_same_order_again_replaces_its_draft_and_forget_drops_it(tmp_path: Path) -> None:
+    store = DraftStore(_database(tmp_path))
+    for reason in ("first", "second"):
+        store.keep(order_key="k1", patient=RFA_PATIENT, fhir_base="http://ehr/fhir", bundle=BUNDLE, reason=reason,
+                   now=RECORDED)  # fmt: skip
+    assert [draft.reason for draft in store.for_patient(RFA_PATIENT)] == ["second"]
+    assert store.forget("k1") is True
+    assert store.export("k1") is None and store.forget("k1") is False
