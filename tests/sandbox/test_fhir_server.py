@@ -25,6 +25,7 @@ from tests.sandbox.test_fhir_server_support import (
     new_id,
     observation,
     patient,
+    post_entry,
     put_entry,
     transaction,
 )
@@ -150,6 +151,15 @@ def test_urn_uuid_references_are_rewritten_to_the_assigned_ids(fhir: Fhir) -> No
     stored = fhir.get(f"Observation/{observation_id}").json()
     assert stored["subject"]["reference"] == f"Patient/{patient_id}"
     assert "urn:uuid" not in str(stored)
+
+
+def test_a_urn_uuid_reference_that_matches_no_entry_fails_the_transaction(fhir: Fhir) -> None:
+    dangling = f"urn:uuid:{new_id()}"
+
+    outcome = assert_outcome(fhir.bundle(transaction(post_entry(observation(dangling)))), 400, "not-found")
+
+    assert dangling in str(outcome)
+    assert fhir.get("Observation").json()["total"] == 0
 
 
 def test_a_batch_reports_each_entry_and_keeps_the_good_ones(fhir: Fhir) -> None:

@@ -44,7 +44,10 @@ export class ResourceValidator {
     }
   }
 
-  /** Required bindings, and calendar dates (Medplum's date pattern lets 2021-02-30 through). */
+  /**
+   * Required bindings; calendar dates (Medplum's date pattern lets 2021-02-30 through); and `urn:uuid:` references,
+   * which are Bundle-local placeholders: one still present when a resource is stored matched no entry's fullUrl.
+   */
   bindingAndCalendarIssues(resource) {
     const issues = [];
     const terminology = this.terminology;
@@ -53,6 +56,11 @@ export class ResourceValidator {
         for (const value of propertyValues.flat()) {
           if (value && DATE_TYPES.has(value.type) && typeof value.value === 'string' && !isCalendarDate(value.value)) {
             issues.push(issue('value', `Invalid ${value.type}: ${value.value} is not a calendar date`, value.path));
+          }
+          const reference = value?.type === 'Reference' ? value.value?.reference : undefined;
+          if (typeof reference === 'string' && reference.startsWith('urn:uuid:')) {
+            const text = `Unresolved reference ${reference}: no entry of the Bundle has this fullUrl`;
+            issues.push(issue('not-found', text, `${value.path}.reference`));
           }
         }
         const binding = schema.elements[key]?.binding;
