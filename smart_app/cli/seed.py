@@ -58,13 +58,16 @@ def _print_list(patients: Sequence[SeedPatient]) -> None:
     envvar="SMART_APP_FHIR_TOKEN",
     help="Bearer token for the FHIR server (default: $SMART_APP_FHIR_TOKEN; none for an open server).",
 )
-@click.option("--only", metavar="NAME", multiple=True, help="Load only this seed patient (repeatable).")
+@click.option(
+    "--only", metavar="NAME", multiple=True, help="Load only these seed patients (repeatable or comma-separated)."
+)
 @click.option("--list", "list_only", is_flag=True, help="List the seed patients and the request to try.")
 def seed(fhir_base: str | None, token: str | None, only: tuple[str, ...], list_only: bool) -> None:
     """Load the synthetic seed patients (and the sandbox user) into a FHIR server.
 
     Loading is idempotent: every entry is a PUT with a fixed id, so loading twice changes nothing.
     """
+    only = tuple(name.strip() for value in only for name in value.split(",") if name.strip())
     patients = _selected_patients(only)
     if list_only:
         _print_list(patients)

@@ -11,7 +11,7 @@ import requests
 from click.testing import CliRunner, Result
 
 from smart_app.cli import main
-from smart_app.sandbox.seed import loader, seed_bundles, seed_patients
+from smart_app.sandbox.seed import loader, scenario_names, seed_bundles, seed_patients
 from tests.conftest import free_port
 from tests.seed.records import resources
 
@@ -29,6 +29,16 @@ def server(fhir_server: Any) -> Iterator[Any]:
     finally:
         fhir_server.configure()
         fhir_server.reset()
+
+
+def test_only_accepts_repeated_and_comma_separated_names() -> None:
+    wanted = {"pars-dynamic-instability", "lumbar-mbb-fibromyalgia", "lumbar-mbb-after-alif"}
+    result = run(
+        "--list", "--only", "pars-dynamic-instability,lumbar-mbb-fibromyalgia", "--only", "lumbar-mbb-after-alif"
+    )
+    assert result.exit_code == 0, result.stderr
+    listed = [line.split()[0] for line in result.stdout.splitlines() if not line.startswith(" ")]
+    assert listed == [name for name in scenario_names() if name in wanted]
 
 
 def test_list_needs_no_server_and_shows_every_patient_with_its_request() -> None:
