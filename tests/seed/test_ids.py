@@ -11,7 +11,7 @@ from smart_app.sandbox.constants import SANDBOX_ORGANIZATION_ID, SANDBOX_PRACTIT
 from smart_app.sandbox.seed import seed_bundles, seed_patients
 from smart_app.sandbox.seed.identifiers import commercial_member_id, medicare_mbi, npi_with_check_digit
 from smart_app.sandbox.seed.ids import SEED_NAMESPACE, seed_uuid
-from smart_app.sandbox.seed.timeline import anchor_age, day, moment
+from smart_app.sandbox.seed.timeline import day, moment
 from tests.seed.records import resources
 
 
@@ -48,8 +48,6 @@ def test_dates_are_absolute_offsets_from_the_anchor() -> None:
     assert moment(-1, "07:30") == "2026-11-14T07:30:00-05:00"
     with pytest.raises(ValueError):
         moment(0, "25:00")
-    assert anchor_age("2011-04-09") == 15
-    assert anchor_age("1974-11-16") == 51
 
 
 def test_npi_check_digit_matches_the_published_example() -> None:

@@ -79,9 +79,6 @@ class RecordBuilder:
         self._resources.append({"resourceType": resource_type, "id": resource_id, **body})
         return f"{resource_type}/{resource_id}"
 
-    def resources(self) -> list[dict[str, Any]]:
-        return list(self._resources)
-
     def bundle(self) -> dict[str, Any]:
         return transaction_bundle(self._resources)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from smart_app.sandbox.seed.timeline import ANCHOR_DATE
@@ -84,4 +84,3 @@ class Scenario:
     expected: Mapping[str, Any]
     write: Callable[[RecordBuilder], None]
     payer: Payer = MEDICARE_PART_B
-    tags: tuple[str, ...] = field(default=())

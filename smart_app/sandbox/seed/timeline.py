@@ -23,10 +23,3 @@ def moment(offset_days: int, clock: str) -> str:
     if not (0 <= hours < 24 and 0 <= minutes < 60):
         raise ValueError(f"bad clock time {clock!r}")
     return f"{day(offset_days)}T{hours:02d}:{minutes:02d}:00{CLINIC_UTC_OFFSET}"
-
-
-def anchor_age(birth_date: str) -> int:
-    """Age in whole years on the anchor date."""
-    born = date.fromisoformat(birth_date)
-    before_birthday = (ANCHOR_DATE.month, ANCHOR_DATE.day) < (born.month, born.day)
-    return ANCHOR_DATE.year - born.year - int(before_birthday)
