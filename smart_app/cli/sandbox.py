@@ -1,11 +1,207 @@
-"""`smart-app sandbox` (placeholder until implemented)."""
+"""`smart-app sandbox`: the embedded default — a local EHR (FHIR server + SMART authorization server) with seeded
+patients, and the app registered with it. `make run` calls this.
+
+Fixed default ports make the printed URLs stable between runs; a port that is taken falls back to a free one. The
+FHIR server requires a bearer token (as a real EHR does) unless `--open`; for integrators who want to call it from
+the command line, a long-lived read/write token is printed (`SMART_APP_FHIR_TOKEN`, which `smart-app check` and
+`smart-app order` read). Everything runs on loopback only.
+"""
 
 from __future__ import annotations
 
+import logging
+import secrets
+import socket
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
 import click
+
+from smart_app import create_app
+from smart_app.config import DEFAULTS
+from smart_app.sandbox.auth import AuthServerHandle, ClientRegistration, start_auth_server
+from smart_app.sandbox.fhir_server import FhirServerError, FhirServerHandle, start_fhir_server
+from smart_app.sandbox.seed import SeedLoadError, seed_server
+from smart_app.web.server import make_app_server
+
+HOST = "127.0.0.1"
+APP_CLIENT_ID = "spine-auth"
+APP_CLIENT_SECRET_BYTES = 24
+RESOURCE_SERVER_ID = "sandbox-fhir"
+CLI_TOKEN_LIFETIME_SECONDS = 12 * 3600
+CLI_TOKEN_SCOPE = (
+    "system/*.rs system/ServiceRequest.cu system/DocumentReference.cu system/Provenance.c system/Device.cu"
+)
+AUTH_METHODS = {"public": "none", "client_secret_basic": "client_secret_basic", "private_key_jwt": "private_key_jwt"}
+
+
+class SandboxStartError(click.ClickException):
+    exit_code = 3
+
+
+@dataclass
+class RunningSandbox:
+    fhir: FhirServerHandle
+    auth: AuthServerHandle
+    app_url: str
+    patients: list[str]
+    cli_token: str | None
+
+    def summary(self, *, open_server: bool) -> str:
+        lines = [
+            "spine-auth sandbox is running (loopback only). Press Ctrl+C to stop.",
+            "",
+            f"  EHR launch page:  {self.auth.ehr_url}",
+            f"  App:              {self.app_url}/",
+            f"  FHIR base:        {self.fhir.base_url}"
+            + ("   (open, no auth)" if open_server else "   (bearer token required)"),
+            f"  Authorization:    {self.auth.base_url}/.well-known/smart-configuration",
+            f"  Seeded patients:  {len(self.patients)}",
+        ]
+        if self.cli_token:
+            lines += [
+                "",
+                "  For the command line (read/write, 12 hours):",
+                f"    export SMART_APP_FHIR_TOKEN={self.cli_token}",
+                f"    smart-app check --fhir-base {self.fhir.base_url} --patient <id> --procedure ... --levels ...",
+            ]
+        return "\n".join(lines)
+
+
+def port_or_free(port: int) -> int:
+    """`port` when it can be bound on loopback now, else a free port (0 always picks a free one)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((HOST, port))
+        except OSError:
+            sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def app_settings(
+    fhir: FhirServerHandle, auth: AuthServerHandle, *, instance: Path, client_auth: str, client_secret: str | None
+) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "name": "sandbox",
+        "title": "Sandbox EHR (local)",
+        "iss": fhir.base_url,
+        "client_id": APP_CLIENT_ID,
+        "client_auth": client_auth,
+        "ehr_origins": [auth.base_url],
+    }
+    if client_secret:
+        entry["client_secret"] = client_secret
+    return {"INSTANCE_PATH": str(instance), "EHRS": [entry, *DEFAULTS["EHRS"]]}
+
+
+def open_settings(fhir: FhirServerHandle, *, instance: Path) -> dict[str, Any]:
+    entry = {"name": "sandbox-open", "title": "Sandbox FHIR server (open)", "iss": fhir.base_url, "open": True}
+    return {"INSTANCE_PATH": str(instance), "EHRS": [entry, *DEFAULTS["EHRS"]]}
 
 
 @click.command(name="sandbox")
-def sandbox() -> None:
-    """Not implemented yet."""
-    raise click.ClickException("smart-app sandbox is not implemented yet")
+@click.option("--app-port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--auth-port", default=8001, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--fhir-port", default=8002, show_default=True, type=click.IntRange(0, 65535))
+@click.option(
+    "--client-auth",
+    type=click.Choice(list(AUTH_METHODS)),
+    default="public",
+    show_default=True,
+    help="How the app authenticates to the sandbox authorization server.",
+)
+@click.option("--open", "open_server", is_flag=True, help="Run the FHIR server without auth (open-server mode).")
+@click.option("--no-seed", is_flag=True, help="Start with an empty FHIR server.")
+@click.option(
+    "--instance",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("instance"),
+    show_default=True,
+    help="Folder for the app's database and generated keys.",
+)
+def sandbox(
+    app_port: int, auth_port: int, fhir_port: int, client_auth: str, open_server: bool, no_seed: bool, instance: Path
+) -> None:
+    """Start the sandbox EHR and the app with seeded patients; print the launch page URL."""
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    ports = {name: port_or_free(port) for name, port in (("app", app_port), ("auth", auth_port), ("fhir", fhir_port))}
+    introspection_secret = secrets.token_urlsafe(24)
+    started = time.monotonic()
+    try:
+        fhir = start_fhir_server(
+            port=ports["fhir"],
+            auth_base=None if open_server else f"http://{HOST}:{ports['auth']}",
+            introspection_client=None if open_server else (RESOURCE_SERVER_ID, introspection_secret),
+            require_auth=not open_server,
+            log_path=instance / "fhir-server.log",
+        )
+    except FhirServerError as error:
+        raise SandboxStartError(f"sandbox FHIR server did not start: {error}") from error
+    auth = start_auth_server(
+        port=ports["auth"], fhir_base=fhir.base_url, resource_servers={RESOURCE_SERVER_ID: introspection_secret}
+    )
+    try:
+        running = _start_rest(fhir, auth, ports["app"], client_auth, open_server, no_seed, instance)
+    except BaseException:
+        auth.stop()
+        fhir.stop()
+        raise
+    click.echo(running[0].summary(open_server=open_server))
+    click.echo(f"\n  (started in {time.monotonic() - started:.1f} s)")
+    sys.stdout.flush()
+    server = running[1]
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+        auth.stop()
+        fhir.stop()
+
+
+def _start_rest(
+    fhir: FhirServerHandle,
+    auth: AuthServerHandle,
+    app_port: int,
+    client_auth: str,
+    open_server: bool,
+    no_seed: bool,
+    instance: Path,
+) -> tuple[RunningSandbox, Any]:
+    seed_token = None if open_server else auth.issue_token("system/*.cruds", lifetime=600)
+    patients: list[str] = []
+    if not no_seed:
+        try:
+            patients = seed_server(fhir.base_url, token=seed_token)
+        except SeedLoadError as error:
+            raise SandboxStartError(f"seeding the sandbox failed: {error}") from error
+    client_secret = secrets.token_urlsafe(APP_CLIENT_SECRET_BYTES) if client_auth == "client_secret_basic" else None
+    instance.mkdir(parents=True, exist_ok=True)
+    if open_server:
+        settings = open_settings(fhir, instance=instance.resolve())
+    else:
+        settings = app_settings(
+            fhir, auth, instance=instance.resolve(), client_auth=client_auth, client_secret=client_secret
+        )
+    app = create_app(settings)
+    server = make_app_server(app, HOST, app_port)
+    app_url = f"http://{HOST}:{server.port}"
+    if not open_server:
+        auth.register_client(
+            ClientRegistration(
+                client_id=APP_CLIENT_ID,
+                redirect_uris=[f"{app_url}/callback"],
+                launch_uri=f"{app_url}/launch.html",
+                auth_method=AUTH_METHODS[client_auth],  # type: ignore[arg-type]
+                client_secret=client_secret,
+                jwks_uri=f"{app_url}/.well-known/jwks.json" if client_auth == "private_key_jwt" else None,
+                name="spine-auth",
+            )
+        )
+    cli_token = None if open_server else auth.issue_token(CLI_TOKEN_SCOPE, lifetime=CLI_TOKEN_LIFETIME_SECONDS)
+    return RunningSandbox(fhir=fhir, auth=auth, app_url=app_url, patients=patients, cli_token=cli_token), server
