@@ -66,6 +66,10 @@ DEFAULTS: dict[str, Any] = {
     "TOKEN_REFRESH_SKEW_SECONDS": 60,
     # Default payer when the record's Coverage does not say otherwise.
     "DEFAULT_PAYER": "medicare",
+    # The launch.html served at /launch.html (default: the one at the project root).
+    "LAUNCH_HTML_PATH": None,
+    # Test hooks: "INSTANCE_PATH" (where generated secrets and the SQLite file go) and "CLOCK" (a zero-argument
+    # callable returning epoch seconds) may be passed to create_app; they are not read from the environment.
 }
 
 KNOWN_QUIRKS = frozenset({"v1_scopes_only", "authorize_post"})

@@ -67,6 +67,7 @@ def environment_settings(root: Path) -> dict[str, Any]:
 def serve(host: str, port: int, config_file: Path | None) -> None:
     """Run the app (werkzeug, threaded). Production: gunicorn or waitress behind TLS, with PUBLIC_URL set."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("urllib3").setLevel(logging.WARNING)  # its DEBUG lines carry full URLs (patient ids)
     settings = load_config_file(config_file) if config_file else {}
     settings.update(environment_settings(Path.cwd()))
     try:

@@ -24,6 +24,8 @@ V2_LETTERS = "cruds"
 V1_TO_V2 = {"read": "rs", "write": "cud", "*": "cruds"}
 RECORD_READ_TYPES: tuple[str, ...] = RECORD_TYPES  # what the record fetch reads
 ORDER_WRITE_TYPES: tuple[str, ...] = ("ServiceRequest", "DocumentReference")
+# The draft-order workflow re-reads its own Device and Provenance to stay idempotent.
+ORDER_REREAD_TYPES: tuple[str, ...] = ("Provenance", "Device")
 
 _RESOURCE_SCOPE = re.compile(
     r"^(?P<context>patient|user|system)/(?P<type>\*|[A-Z][A-Za-z]+)\.(?P<perm>read|write|\*|[cruds]+)(?:\?(?P<query>.+))?$"
@@ -44,9 +46,9 @@ class ScopeProfile:
     `offline_access` instead, since SMART 2.2 restricts `online_access` to EHR launch) or `offline` or `none`.
     """
 
-    read: tuple[str, ...] = RECORD_READ_TYPES
+    read: tuple[str, ...] = (*RECORD_READ_TYPES, *ORDER_REREAD_TYPES)
     write: Mapping[str, str] = field(
-        default_factory=lambda: {"ServiceRequest": "cu", "DocumentReference": "cu", "Provenance": "c"}
+        default_factory=lambda: {"ServiceRequest": "cu", "DocumentReference": "cu", "Provenance": "c", "Device": "c"}
     )
     identity: bool = True
     refresh: RefreshMode = "online"

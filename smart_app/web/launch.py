@@ -27,7 +27,14 @@ from smart_app.fhir.pkce import new_pkce_pair
 from smart_app.fhir.scopes import LaunchKind, build_scope, choose_syntax
 from smart_app.fhir.signing_keys import public_jwks
 from smart_app.store.audit import record_event
-from smart_app.store.launches import Launch, PendingAuthorization, claim_pending, new_launch_id, new_state
+from smart_app.store.launches import (
+    Launch,
+    PendingAuthorization,
+    claim_pending,
+    new_launch_id,
+    new_state,
+    purge_expired_pending,
+)
 from smart_app.store.tokens import save_tokens
 from smart_app.web.browser_session import current_session_hash, ensure_session
 from smart_app.web.errors import AppError
@@ -133,6 +140,7 @@ def _start_authorization(
     except ValueError as error:
         raise AppError(502, "no-authorize-endpoint", "The EHR cannot authorize this app", str(error)) from error
     with app_services.database.session() as db:
+        purge_expired_pending(db, now=now)
         db.add(
             PendingAuthorization(
                 state=state,

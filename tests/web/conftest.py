@@ -24,6 +24,7 @@ from flask import Flask
 from requests.cookies import MockRequest
 
 from smart_app import create_app
+from smart_app.fhir.signing_keys import generate_signing_key
 from smart_app.sandbox.auth import ClientRegistration
 from smart_app.web.server import make_app_server
 from smart_app.web.services import AppServices
@@ -103,7 +104,7 @@ class RunningApp:
         return match.group(1)
 
 
-def serve_app(tmp_path: Path, ehrs: list[dict[str, Any]], client_id: str | None = None) -> RunningApp:
+def serve_app(tmp_path: Path, ehrs: list[dict[str, Any]], client_id: str | None = None, **settings: Any) -> RunningApp:
     offset = [0.0]
     app = create_app(
         {
@@ -111,6 +112,7 @@ def serve_app(tmp_path: Path, ehrs: list[dict[str, Any]], client_id: str | None 
             "INSTANCE_PATH": str(tmp_path / "instance"),
             "EHRS": ehrs,
             "CLOCK": lambda: time.time() + offset[0],
+            **settings,
         }
     )
     server = make_app_server(app, "127.0.0.1", 0)
@@ -127,7 +129,17 @@ def serve_app(tmp_path: Path, ehrs: list[dict[str, Any]], client_id: str | None 
     )
 
 
-def _smart_app(kind: str, fhir_server: Any, auth_server: Any, tmp_path: Path, client_id: str) -> RunningApp:
+def smart_app(
+    kind: str,
+    fhir_server: Any,
+    auth_server: Any,
+    tmp_path: Path,
+    client_id: str,
+    *,
+    quirks: tuple[str, ...] = (),
+    **settings: Any,
+) -> RunningApp:
+    """Serve the app with the sandbox as its one EHR and register it there as `client_id`."""
     entry: dict[str, Any] = {
         "name": "sandbox",
         "title": "Sandbox EHR",
@@ -135,10 +147,11 @@ def _smart_app(kind: str, fhir_server: Any, auth_server: Any, tmp_path: Path, cl
         "client_id": client_id,
         "client_auth": kind,
         "ehr_origins": [auth_server.base_url],
+        "quirks": list(quirks),
     }
     if kind == "client_secret_basic":
         entry["client_secret"] = CLIENT_SECRET
-    running = serve_app(tmp_path, [entry], client_id)
+    running = serve_app(tmp_path, [entry], client_id, **settings)
     auth_server.register_client(
         ClientRegistration(
             client_id=client_id,
@@ -158,8 +171,13 @@ def smart_app_server(
     request: pytest.FixtureRequest, fhir_server: Any, auth_server: Any, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RunningApp]:
     """The app registered at the sandbox with each client authentication in turn."""
-    client_id = f"spine-auth-{request.param.replace('_', '-')}"
-    running = _smart_app(request.param, fhir_server, auth_server, tmp_path_factory.mktemp(request.param), client_id)
+    kind = request.param
+    settings: dict[str, Any] = {}
+    if kind == "private_key_jwt":  # sign with ES384 here (the authorize-POST test signs with RS384)
+        keys = [generate_signing_key("ES384"), generate_signing_key("RS384")]
+        settings["SIGNING_KEYS"] = [key.private_jwk() for key in keys]
+    client_id = f"spine-auth-{kind.replace('_', '-')}"
+    running = smart_app(kind, fhir_server, auth_server, tmp_path_factory.mktemp(kind), client_id, **settings)
     try:
         yield running
     finally:
@@ -169,7 +187,7 @@ def smart_app_server(
 @pytest.fixture(scope="session")
 def app_server(fhir_server: Any, auth_server: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
     """The app as a public client of the sandbox (the common case for behaviour tests)."""
-    running = _smart_app("public", fhir_server, auth_server, tmp_path_factory.mktemp("behaviour"), "spine-auth")
+    running = smart_app("public", fhir_server, auth_server, tmp_path_factory.mktemp("behaviour"), "spine-auth")
     try:
         yield running
     finally:

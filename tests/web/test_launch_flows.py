@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import base64
 import json
+import re
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -14,7 +16,7 @@ from smart_app.sandbox.constants import SANDBOX_PRACTITIONER_ID
 from smart_app.store.audit import events
 from smart_app.store.launches import get_launch
 from smart_app.store.tokens import load_tokens
-from tests.web.conftest import Browser, RunningApp, sent_to
+from tests.web.conftest import Browser, RunningApp, hidden_inputs, sent_to, smart_app
 from tests.web.flows import as_json, ehr_launch, standalone_launch
 
 
@@ -57,7 +59,7 @@ def test_ehr_launch_reaches_the_patient_page(
     elif kind.endswith("jwt"):
         assert body["client_assertion_type"] == ["urn:ietf:params:oauth:client-assertion-type:jwt-bearer"]
         header = json.loads(base64.urlsafe_b64decode(body["client_assertion"][0].split(".")[0] + "=="))
-        assert header["alg"] in ("RS384", "ES384") and header["kid"]
+        assert header["alg"] == "ES384" and header["kid"]
     else:
         assert body["client_id"] == [smart_app_server.client_id]
         assert "Authorization" not in token_requests[0].headers
@@ -107,3 +109,38 @@ def test_standalone_launch_with_the_sandbox_patient_picker(
     assert summary["counts"]["Patient"] == 1
     assert summary["writeMode"] == "write"
     assert "patient/ServiceRequest.crus" in summary["scopesGranted"]  # read (our drafts) and write
+
+
+def test_authorize_by_post_and_v1_scopes_when_the_ehr_quirks_say_so(
+    auth_server: Any, fhir_server: Any, patients: list[str], browser: Browser, tmp_path: Path, outbound: list[Any]
+) -> None:
+    app = smart_app(
+        "private_key_jwt",
+        fhir_server,
+        auth_server,
+        tmp_path,
+        "spine-auth-quirks",
+        quirks=("authorize_post", "v1_scopes_only"),
+    )
+    try:
+        form_page = ehr_launch(browser, app, auth_server, patients[0])
+        assert form_page.status_code == 200
+        assert "data-autosubmit" in form_page.text
+        csp = form_page.headers["Content-Security-Policy"]
+        assert f"form-action 'self' {auth_server.base_url}" in csp
+        fields = hidden_inputs(form_page.text)
+        assert fields["code_challenge_method"] == "S256" and fields["launch"] and fields["state"]
+        assert "patient/Condition.read" in fields["scope"].split()
+        assert "patient/ServiceRequest.write" in fields["scope"].split()
+        action = re.search(r'<form method="post" action="([^"]+)"', form_page.text)
+        assert action and action.group(1) == f"{auth_server.base_url}/authorize"
+        page = browser.post_form(action.group(1), fields)
+        assert page.status_code == 200, page.text
+        summary = as_json(browser, page.url).json()
+        assert summary["writeMode"] == "write"  # v1 .write grants create and update
+        assert summary["counts"]["Condition"] > 0
+        token_request = sent_to(outbound, auth_server.base_url + "/token")[0]
+        assertion = parse_qs(str(token_request.body))["client_assertion"][0]
+        assert json.loads(base64.urlsafe_b64decode(assertion.split(".")[0] + "=="))["alg"] == "RS384"
+    finally:
+        app.stop()
