@@ -21,6 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from smart_app.core.fhir_json import normalise_icd10
 from smart_app.core.model import SYSTEM_CPT, CheckRequest, Diagnosis, InvalidRequest, Warning, region_of_vertebra
 
 CERVICAL_THORACIC = "cervical-thoracic"
@@ -45,8 +46,6 @@ MESSAGE_FIELDS: frozenset[str] = frozenset(
     }
 )
 WARNING_PREFIX = "coding."
-
-_ICD10_UNDOTTED = re.compile(r"^([A-Z][0-9][0-9A-Z])([0-9A-Z]{1,4})$")
 
 
 class InvalidConventions(ValueError):
@@ -155,13 +154,6 @@ def resolve_conventions(table: Mapping[str, Any], conventions: Mapping[str, Any]
             raise InvalidConventions(f"coding convention {key!r} must be one of {allowed}; got {value!r}")
         settings[key] = value
     return settings
-
-
-def normalise_icd10(code: str) -> str:
-    """`m47816` → `M47.816`; codes already dotted (or not ICD-10-shaped) only lose spaces and gain upper case."""
-    compact = code.strip().upper().replace(" ", "")
-    match = _ICD10_UNDOTTED.match(compact)
-    return f"{match.group(1)}.{match.group(2)}" if match else compact
 
 
 # --- session and code regions ---------------------------------------------------------------------------------
@@ -313,14 +305,17 @@ def _classify(diagnosis: Diagnosis, code: str, table: Mapping[str, Any]) -> _Cla
 
 
 def _recorded_region(diagnosis: Diagnosis) -> frozenset[str]:
-    """The region the fact extractor read from the record (body site, text) for a code that does not name one."""
-    return frozenset({diagnosis.region}) if diagnosis.region else frozenset()
+    """The regions the fact extractor read from the record (body site, text) for a code that does not name one."""
+    return frozenset(diagnosis.regions or ((diagnosis.region,) if diagnosis.region else ()))
 
 
 def _candidates(diagnoses: Sequence[Diagnosis], procedure: str, table: Mapping[str, Any]) -> list[_Candidate]:
+    """Active, confirmed ICD-10-CM diagnoses that may support this procedure, best first. A provisional or
+    differential diagnosis is left off: outpatient claims do not code uncertain diagnoses (ICD-10-CM Official
+    Guidelines, section IV.H)."""
     found: dict[str, _Candidate] = {}
     for diagnosis in diagnoses:
-        if not diagnosis.active or not diagnosis.is_icd10:
+        if not diagnosis.active or not diagnosis.confirmed or not diagnosis.is_icd10:
             continue
         code = normalise_icd10(diagnosis.code)
         classified = _classify(diagnosis, code, table)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from smart_app.core.coding import code_request, normalise_icd10
+from smart_app.core.coding import code_request
 from smart_app.core.model import SYSTEM_ICD10, SYSTEM_SNOMED, CheckRequest, Diagnosis
 from smart_app.rules.coding import load_coding_table
 
@@ -120,10 +120,19 @@ def test_unknown_codes_fall_back_on_the_fact_category() -> None:
 
 
 def test_codes_without_the_dot_are_normalised_and_listed_once() -> None:
-    diagnoses = [icd("m47816"), icd("M47.816")]
-    assert line_diagnoses(LUMBAR_MBB, diagnoses)[0] == ["M47.816"]
-    assert normalise_icd10(" m43.06 ") == "M43.06"
-    assert normalise_icd10("M5450") == "M54.50"
+    diagnoses = [icd("m47816"), icd("M47.816"), icd("M5450")]
+    assert line_diagnoses(LUMBAR_MBB, diagnoses)[0] == ["M47.816", "M54.50"]
+
+
+def test_provisional_diagnoses_never_support_a_line() -> None:
+    diagnoses = [icd("M47.816", confirmed=False), icd("M54.50")]
+    assert line_diagnoses(LUMBAR_MBB, diagnoses) == [["M54.50"], ["M54.50"]]
+    assert "coding.symptom-diagnosis-only" in warning_codes(LUMBAR_MBB, diagnoses)
+
+
+def test_every_region_the_record_names_counts_for_a_regionless_code() -> None:
+    diagnoses = [icd("Q76.2", region="thoracic", regions=("thoracic", "lumbar"))]
+    assert line_diagnoses(PARS_L5, diagnoses) == [["Q76.2"]]
 
 
 def test_a_line_points_to_at_most_four_diagnoses() -> None:
