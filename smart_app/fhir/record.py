@@ -1,6 +1,6 @@
 """The complete record of one patient, read fast: one batch round trip, then every `next` page concurrently.
 
-1. One batch Bundle holds the Patient read and one search per type (`_count` = the client's page size).
+1. One batch Bundle holds the Patient read and one search per type (`_count` = `page_size`, default 200).
 2. Each type's remaining pages are followed in a small thread pool, one chain per type, all types at once
    (a chain is sequential: each page names the next). Longest chains start first.
 3. When the server rejects the batch or answers with something unusable, the same per-type searches run in
@@ -49,6 +49,9 @@ RECORD_SEARCHES: dict[str, str] = {
 }
 RECORD_TYPES: tuple[str, ...] = ("Patient", *RECORD_SEARCHES)
 DEFAULT_WORKERS = 6
+# `_count` of the record's searches. Servers cap it at their maximum (HAPI public: 500) and page on; 200 read a
+# 2,000-resource record in 5 requests instead of 16 at 100 (scripts/bench_fetch.py, 50 ms latency: 0.35 s vs 0.49 s).
+RECORD_PAGE_SIZE = 200
 
 _PATIENT_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 
@@ -93,6 +96,7 @@ def fetch_patient_record(
     *,
     readable_types: Collection[str] | None = None,
     max_workers: int = DEFAULT_WORKERS,
+    page_size: int = RECORD_PAGE_SIZE,
 ) -> PatientRecord:
     """Read Patient, Condition, Procedure, … ServiceRequest of one patient (see the module docstring).
 
@@ -104,7 +108,10 @@ def fetch_patient_record(
     """
     if not _PATIENT_ID.match(patient_id):
         raise ValueError(f"not a FHIR patient id: {patient_id!r}")
-    counted = client.counting()
+    if page_size < 1:
+        raise ValueError("page_size must be at least 1")
+    counted = client.counting()  # a view of the client: own request counter, the record's page size
+    counted.page_size = page_size
     record = PatientRecord(patient_id=patient_id)
     wanted = []
     for resource_type in RECORD_TYPES:

@@ -211,7 +211,7 @@ def test_a_refused_batch_falls_back_to_parallel_searches_and_403_stays_local(moc
     assert record.unreadable["Observation"].startswith("refused by the server: HTTP 403")
     # Patient read + 10 first pages + Condition page 2, after the one refused batch.
     assert record.request_count == 1 + 1 + 10 + 1
-    assert any("/Coverage?beneficiary=Patient/p1&_count=100" in url for url in server.get_urls)
+    assert any("/Coverage?beneficiary=Patient/p1&_count=200" in url for url in server.get_urls)
 
 
 def test_an_unusable_batch_answer_falls_back(mock: responses.RequestsMock) -> None:
@@ -263,10 +263,12 @@ def test_readable_types_limit_what_is_requested(mock: responses.RequestsMock) ->
     server = FakeRecordServer({"Condition": [[condition("c1")]]})
     server.install(mock)
 
-    record = fetch_patient_record(client(), "p1", readable_types={"Patient", "Condition"})
+    reader = client()
+    record = fetch_patient_record(reader, "p1", readable_types={"Patient", "Condition"})
 
     urls = [entry["request"]["url"] for entry in server.batch_requests[0]["entry"]]
-    assert urls == ["Patient/p1", "Condition?patient=Patient/p1&_count=100"]
+    assert urls == ["Patient/p1", "Condition?patient=Patient/p1&_count=200"]
+    assert reader.page_size == 100 and reader.request_count == 0  # the fetch used its own view of the client
     assert set(record.unreadable) == set(RECORD_TYPES) - {"Patient", "Condition"}
     assert record.unreadable["Observation"] == "not granted: patient/Observation.rs"
     assert record.counts()["Condition"] == 1 and record.counts()["Observation"] == 0
