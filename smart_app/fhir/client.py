@@ -114,7 +114,12 @@ def _new_session(pool_size: int) -> requests.Session:
 
 
 class FhirClient:
-    """A FHIR R4 REST client for one server (and one user's token)."""
+    """A FHIR R4 REST client for one server (and one user's token). Safe to share between threads.
+
+    A `session` passed in is used as is, except that its `auth` is replaced (no ~/.netrc lookups); without one,
+    the client makes its own with a connection pool sized for the record fetch's workers (close it with
+    `close()` or a `with` block).
+    """
 
     def __init__(
         self,
@@ -140,9 +145,21 @@ class FhirClient:
         self.page_size = page_size
         self.retry_policy = retry_policy or RetryPolicy(retries=retries)
         self._sleep = sleep
+        self._owns_session = session is None
         self._session = session or _new_session(pool_size=16)
         self._session.auth = _NoNetrcAuth()
         self._counter = _RequestCounter()
+
+    def close(self) -> None:
+        """Close the connection pool if this client created it."""
+        if self._owns_session:
+            self._session.close()
+
+    def __enter__(self) -> FhirClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     # --- bookkeeping ---------------------------------------------------------------------------------------
 
@@ -155,6 +172,7 @@ class FhirClient:
         """A client sharing this one's session and settings, with its own request counter from zero."""
         twin = copy.copy(self)
         twin._counter = _RequestCounter()
+        twin._owns_session = False  # closing the twin must not close the pool it shares
         return twin
 
     # --- reads ---------------------------------------------------------------------------------------------

@@ -511,3 +511,21 @@ def test_bad_arguments_are_refused_before_any_request(mock: responses.RequestsMo
     with pytest.raises(FhirError, match="outside the FHIR server's origin"):
         client.get_bundle("https://evil.example/fhir/Condition")
     assert len(mock.calls) == 0
+
+
+def test_a_counting_view_shares_the_session_but_not_the_count(
+    mock: responses.RequestsMock, sleeps: SleepRecorder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mock.get(f"{BASE}/Patient/p1", json={"resourceType": "Patient", "id": "p1"})
+    closed: list[requests.Session] = []
+    monkeypatch.setattr(requests.Session, "close", lambda session: closed.append(session))
+
+    with make_client(sleeps) as client:
+        view = client.counting()
+        view.read("Patient", "p1")
+        view.close()
+        assert closed == []  # the view must not close the pool it shares
+        client.read("Patient", "p1")
+        assert (view.request_count, client.request_count) == (1, 1)
+    assert len(closed) == 1
+    assert len(mock.calls) == 2
