@@ -150,3 +150,36 @@ def test_examples_and_generated_resources_round_trip_through_the_sandbox(fhir_se
         len(profiles) == 2
         and check(_example("ServiceRequest-example"), profiles[docs.PROFILE_SERVICE_REQUEST], valuesets).errors == []
     )
+
+
+def _cases() -> list[dict[str, Any]]:
+    from tests.conftest import CASES_DIR
+
+    return list(json.loads((CASES_DIR / "cases.json").read_text()))
+
+
+@pytest.mark.parametrize("case", _cases(), ids=lambda case: case["name"])
+def test_the_real_check_of_every_public_case_makes_conforming_resources(case: dict[str, Any]) -> None:
+    from datetime import date
+
+    from smart_app.core.model import CheckRequest
+    from smart_app.workflow.check import check_bundle
+    from tests.conftest import CASES_DIR
+
+    args = dict(case["args"])
+    as_of = date.fromisoformat(args.pop("as_of"))
+    bundle = json.loads((CASES_DIR / case["bundle"]).read_text())
+    check_result = check_bundle(bundle, CheckRequest.build(**args), as_of=as_of, payer_from_record=True)
+    resources = [entry["resource"] for entry in bundle["entry"]]
+    context = docs.OrderContext(recorded=RECORDED, resources=resources, requester=PRACTITIONER)
+    if not check_result["coding"]["lines"]:
+        with pytest.raises(docs.OrderInputError):
+            docs.build_draft_order(check_result, context, report_pdf=b"")
+        return
+    draft = docs.build_draft_order(check_result, context, report_pdf=render_report(check_result, context))
+    for item in draft.resources:
+        _valid_r4(item.resource)
+        if item.resource.get("meta", {}).get("profile"):
+            report = check_against_own_profile(item.resource)
+            assert report.errors == [], (item.key, report.errors)
+            assert report.warnings == [] or check_result["verdict"] != "ready", report.warnings
