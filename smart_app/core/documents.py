@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
+from smart_app.core.fhir_json import icd10_codes, reference_target
 from smart_app.core.model import SYSTEM_CPT, SYSTEM_ICD10, SYSTEM_LOINC, SYSTEM_SNOMED
 
 # --- canonical URLs (fhir_profiles/ publishes the definitions behind them) ----------------------------------
@@ -762,8 +763,7 @@ def find_coverage(resources: Iterable[Mapping[str, Any]], patient_ref: str) -> M
     for item in resources:
         if item.get("resourceType") != "Coverage" or item.get("status", "active") != "active":
             continue
-        beneficiary = str(item.get("beneficiary", {}).get("reference", ""))
-        if beneficiary.endswith(patient_ref):
+        if reference_target(item.get("beneficiary")) == patient_ref:
             return item
     return None
 
@@ -810,22 +810,15 @@ def _mrn(patient: Mapping[str, Any]) -> str | None:
     return str(first["value"]) if first else None
 
 
-def normalise_icd10(code: str) -> str:
-    """`M47816` → `M47.816`; codes already dotted stay as they are."""
-    code = code.strip().upper()
-    return code if "." in code or len(code) <= 3 else f"{code[:3]}.{code[3:]}"
-
-
 def _conditions_by_code(resources: Iterable[Mapping[str, Any]], patient_ref: str) -> dict[str, list[str]]:
     found: dict[str, list[str]] = {}
     for item in resources:
         if item.get("resourceType") != "Condition" or not item.get("id"):
             continue
-        if not str(item.get("subject", {}).get("reference", "")).endswith(patient_ref):
+        if reference_target(item.get("subject")) != patient_ref:
             continue
-        for coding in item.get("code", {}).get("coding", []):
-            if coding.get("system") == SYSTEM_ICD10 and coding.get("code"):
-                found.setdefault(normalise_icd10(str(coding["code"])), []).append(f"Condition/{item['id']}")
+        for code in icd10_codes(item.get("code")):
+            found.setdefault(code, []).append(f"Condition/{item['id']}")
     return found
 
 
