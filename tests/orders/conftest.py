@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,12 +16,13 @@ from tests.orders.samples import PRACTITIONER, RECORDED, rfa_bundle, rfa_record
 
 
 @pytest.fixture
-def ehr(fhir_server: Any) -> FhirClient:
-    """A client of the sandbox holding only the public case's record."""
+def ehr(fhir_server: Any) -> Iterator[FhirClient]:
+    """A client of the sandbox holding only the public case's record (the sandbox is emptied again after)."""
     fhir_server.reset()
     client = FhirClient(fhir_server.base_url)
     client.transaction(rfa_bundle())
-    return client
+    yield client
+    fhir_server.reset()
 
 
 @pytest.fixture

@@ -128,7 +128,13 @@ def test_every_code_the_builder_uses_is_in_a_valueset() -> None:
 @pytest.mark.sandbox
 def test_examples_and_generated_resources_round_trip_through_the_sandbox(fhir_server: Any) -> None:
     fhir_server.reset()
-    client = FhirClient(fhir_server.base_url)
+    try:
+        _round_trip(FhirClient(fhir_server.base_url))
+    finally:
+        fhir_server.reset()
+
+
+def _round_trip(client: FhirClient) -> None:
     client.transaction({"resourceType": "Bundle", "type": "transaction", "entry": [
         {"resource": resource, "request": {"method": "PUT", "url": f"{resource['resourceType']}/{resource['id']}"}}
         for resource in rfa_record()
