@@ -416,9 +416,9 @@ def prior_blocks_relief(context: Context, params: Mapping[str, Any]) -> Outcome:
         return Outcome(MET, detail, evidence)
     if failed:
         return Outcome(NOT_MET, detail, evidence)
-    return Outcome(
-        UNKNOWN, detail if eligible else f"no diagnostic block at these levels in the record; {parts[0]}", evidence
-    )
+    if not eligible:
+        detail = f"no diagnostic block of the kind at these levels in the record; {detail}"
+    return Outcome(UNKNOWN, detail, evidence)
 
 
 @_operator("the confirmatory block is at the same levels as the earlier diagnostic block")
@@ -478,16 +478,19 @@ def prior_treatment_relief(context: Context, params: Mapping[str, Any]) -> Outco
     if not earlier:
         return Outcome(params.get("when_absent", NOT_APPLICABLE), "no earlier treatment of this kind at these levels")
     last = earlier[-1]
-    months, evidence = int(params["min_months"]), [Evidence(last.reference, last.describe())]
-    pain = _lasting_relief(last, last.pain_relief, float(params["min_relief"]), months)
-    details = [f"{last.describe()}: pain {_run_text(last, last.pain_relief, float(params['min_relief']))}"]
-    statuses = [pain]
-    if last.pain_relief:
-        evidence += [Evidence(r, "follow-up score") for r in last.pain_relief.references[:4]]
+    months, threshold = int(params["min_months"]), float(params["min_relief"])
+    statuses = [_lasting_relief(last, last.pain_relief, threshold, months)]
+    details = [f"{last.describe()}: pain {_run_text(last, last.pain_relief, threshold)}"]
+    evidence = [Evidence(last.reference, last.describe()), *_relief_evidence(last.pain_relief, threshold)]
     if params.get("function_min_relief") is not None:
-        function = _lasting_relief(last, last.function_relief, float(params["function_min_relief"]), months)
-        statuses.append(function)
-        details.append(f"function {_run_text(last, last.function_relief, float(params['function_min_relief']))}")
+        function_threshold = float(params["function_min_relief"])
+        if last.function_relief is None:
+            # Without a disability score before the treatment the alternative can never be shown on the same scale.
+            details.append("function: no disability score in the 30 days before, so that alternative cannot apply")
+        else:
+            statuses.append(_lasting_relief(last, last.function_relief, function_threshold, months))
+            details.append(f"function {_run_text(last, last.function_relief, function_threshold)}")
+            evidence += _relief_evidence(last.function_relief, function_threshold)
     status = MET if MET in statuses else NOT_MET if all(s == NOT_MET for s in statuses) else UNKNOWN
     return Outcome(status, f"{'; '.join(details)}; needs {months} months", tuple(evidence))
 
@@ -708,14 +711,28 @@ def _lasting_relief(procedure: SpineProcedure, relief: Relief | None, threshold:
     return NOT_MET if run.broken_by is not None else UNKNOWN
 
 
+def _relief_evidence(relief: Relief | None, threshold: float) -> list[Evidence]:
+    """The baseline and the follow-ups up to the first one below the threshold, each with its relief."""
+    if relief is None:
+        return []
+    found = [Evidence(relief.baseline.reference, f"baseline {relief.baseline.describe()}")]
+    for point in relief.points:
+        found.append(Evidence(point.score.reference, f"{point.score.describe()}: {point.percent:.0f}% relief"))
+        if point.percent < threshold:
+            break
+    return found
+
+
 def _run_text(procedure: SpineProcedure, relief: Relief | None, threshold: float) -> str:
     if relief is None:
         return "no baseline score in the 30 days before"
     if not relief.points:
         return f"baseline {relief.baseline.describe()}, no follow-up score"
     run = relief.sustained(threshold)
-    text = f"≥ {threshold:g}% relief "
-    text += f"until {run.last.score.time.iso_day}" if run.last else "at no follow-up"
+    if run.last:
+        text = f"≥ {threshold:g}% relief from {relief.points[0].score.time.iso_day} until {run.last.score.time.iso_day}"
+    else:
+        text = f"no follow-up with ≥ {threshold:g}% relief"
     if run.broken_by:
         text += f", {run.broken_by.percent:.0f}% on {run.broken_by.score.time.iso_day}"
     return text
