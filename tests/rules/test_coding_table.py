@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from jsonschema import Draft202012Validator
 
 from smart_app.core.coding import COMPUTED_WARNINGS
 from smart_app.rules.coding import (
@@ -26,6 +27,12 @@ TABLE = load_coding_table()
 PACKAGE_FOLDER = Path(str(resources.files("smart_app.rules").joinpath("coding")))
 # Phrases of the AMA descriptors for these codes: our labels must use our own words.
 AMA_PHRASES = ["paravertebral facet (zygapophyseal) joint", "diagnostic or therapeutic agent", "with image guidance ("]
+
+
+@pytest.mark.parametrize("name", ["coding-table.schema.json", "coding-conventions.schema.json"])
+def test_the_schemas_are_valid_json_schemas(name: str) -> None:
+    schema = json.loads(resources.files("smart_app.rules").joinpath("schema", name).read_text(encoding="utf-8"))
+    Draft202012Validator.check_schema(schema)
 
 
 def test_the_table_loads_with_every_section() -> None:
