@@ -223,7 +223,8 @@ def _check_rule(where: str, rule: Mapping[str, Any], parameters: Mapping[str, An
         yield f"{where}: operator {spec.name} has no parameter {name!r}"
     for name in sorted(spec.required - set(params)):
         yield f"{where}: operator {spec.name} needs parameter {name!r}"
-    for name in _references(params):
+    own = {key: value for key, value in params.items() if not (spec.name == "all_of" and key == "parts")}
+    for name in _references(own):
         if name not in parameters:
             yield f"{where}: ${name} is not a declared parameter"
     if spec.name == "all_of":
