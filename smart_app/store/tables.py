@@ -2,4 +2,11 @@
 
 from __future__ import annotations
 
-from smart_app.store import audit, drafts, launches, sessions, tokens  # noqa: F401  (launch state: G; drafts: H)
+from smart_app.store import (  # noqa: F401  (launch state: G; drafts: H; attestations: I)
+    attestations,
+    audit,
+    drafts,
+    launches,
+    sessions,
+    tokens,
+)

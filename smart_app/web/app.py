@@ -33,9 +33,11 @@ def build_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         app.config.from_mapping(test_config)
 
     from smart_app.web import browser_session, security
+    from smart_app.web.checklist import bp as checklist_bp
     from smart_app.web.errors import register_error_handlers
     from smart_app.web.launch import bp as launch_bp
     from smart_app.web.open_server import bp as open_server_bp
+    from smart_app.web.orders import bp as orders_bp
     from smart_app.web.patient import bp as patient_bp
     from smart_app.web.services import init_services
 
@@ -46,6 +48,8 @@ def build_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(launch_bp)
     app.register_blueprint(open_server_bp)
     app.register_blueprint(patient_bp)
+    app.register_blueprint(checklist_bp)
+    app.register_blueprint(orders_bp)
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:
