@@ -1,14 +1,14 @@
 """A FHIR Bundle of any type (collection, transaction, batch, searchset) → the resources of one patient.
 
 Transaction entries may use `urn:uuid:` fullUrls and refer to each other by them; those references are rewritten
-to `Type/id` (an entry without an id takes the uuid as its id). Nested Bundles (a batch-response of searchsets)
+to `Type/id` (an entry without an id takes the uuid as its id). The input is never changed: rewritten resources are
+new objects that share their unchanged parts with the input. Nested Bundles (a batch-response of searchsets)
 are flattened; OperationOutcomes and DELETE entries are left out. Resources that name another patient as their
 subject are dropped, so a bundle of several patients yields only the chosen one's record.
 """
 
 from __future__ import annotations
 
-import copy
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -37,9 +37,9 @@ def record_from_bundle(bundle: Any, patient_id: str | None = None) -> BundleReco
         raise InvalidBundle(f"expected a FHIR Bundle, got {kind}")
     if not isinstance(bundle.get("entry", []), list):
         raise InvalidBundle("Bundle.entry is not a list")
-    entries = list(_entries(bundle, 0))
-    aliases = _assign_ids(entries)
-    resources = [_resolve(resource, aliases) for _, resource in entries]
+    entries = _with_ids(list(_entries(bundle, 0)))
+    aliases = {full_url: f"{r['resourceType']}/{r['id']}" for full_url, r in entries if full_url}
+    resources = [_rewritten(resource, aliases) for _, resource in entries]
     unique: dict[str, dict[str, Any]] = {}
     for resource in resources:
         unique[f"{resource['resourceType']}/{resource['id']}"] = resource
@@ -71,39 +71,35 @@ def _entries(bundle: dict[str, Any], depth: int) -> Any:
             yield as_str(entry.get("fullUrl")), resource
 
 
-def _assign_ids(entries: list[tuple[str, dict[str, Any]]]) -> dict[str, str]:
-    """fullUrl → `Type/id`, giving id-less entries their uuid (or their position) as id."""
-    aliases: dict[str, str] = {}
+def _with_ids(entries: list[tuple[str, dict[str, Any]]]) -> list[tuple[str, dict[str, Any]]]:
+    """Entries whose resource lacks an id get their fullUrl's uuid (or their position) as id, on a copy."""
+    result = []
     for position, (full_url, resource) in enumerate(entries):
-        resource_id = as_str(resource.get("id"))
-        if not _ID_RE.match(resource_id):
+        if not _ID_RE.match(as_str(resource.get("id"))):
             tail = full_url.rsplit(":", 1)[-1].rsplit("/", 1)[-1]
-            resource_id = tail if _ID_RE.match(tail) else f"entry-{position}"
-            resource["id"] = resource_id
-        if full_url:
-            aliases[full_url] = f"{resource['resourceType']}/{resource_id}"
-    return aliases
+            resource = {**resource, "id": tail if _ID_RE.match(tail) else f"entry-{position}"}
+        result.append((full_url, resource))
+    return result
 
 
-def _resolve(resource: dict[str, Any], aliases: dict[str, str]) -> dict[str, Any]:
-    if not aliases:
-        return resource
-    resolved = copy.deepcopy(resource)
-    _rewrite(resolved, aliases)
-    return resolved
-
-
-def _rewrite(node: Any, aliases: dict[str, str]) -> None:
+def _rewritten(node: Any, aliases: dict[str, str]) -> Any:
+    """`node` with every `reference` found in `aliases` replaced; unchanged parts are shared, not copied."""
     if isinstance(node, dict):
+        changed: dict[str, Any] | None = None
         reference = node.get("reference")
         if isinstance(reference, str) and reference in aliases:
-            node["reference"] = aliases[reference]
-        for value in node.values():
+            changed = {**node, "reference": aliases[reference]}
+        for key, value in node.items():
             if isinstance(value, dict | list):
-                _rewrite(value, aliases)
-    elif isinstance(node, list):
-        for item in node:
-            _rewrite(item, aliases)
+                new = _rewritten(value, aliases)
+                if new is not value:
+                    changed = changed if changed is not None else dict(node)
+                    changed[key] = new
+        return node if changed is None else changed
+    if isinstance(node, list):
+        items = [_rewritten(item, aliases) for item in node]
+        return node if all(new is old for new, old in zip(items, node, strict=True)) else items
+    return node
 
 
 def _belongs_to(resource: dict[str, Any], own: str) -> bool:
