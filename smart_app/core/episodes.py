@@ -27,8 +27,9 @@ def at_levels(procedure: SpineProcedure, request: CheckRequest) -> bool:
 
 
 def by_time(procedures: list[SpineProcedure]) -> list[SpineProcedure]:
-    dated = [p for p in procedures if p.time is not None]
-    return sorted(dated, key=lambda p: p.time.start if p.time else 0)
+    """The dated procedures, oldest first (an undated one cannot be placed in any window)."""
+    dated = [(p.time.start, position, p) for position, p in enumerate(procedures) if p.time is not None]
+    return [p for _, _, p in sorted(dated, key=lambda item: item[:2])]
 
 
 def prior_rfas(facts: PatientFacts, request: CheckRequest) -> list[SpineProcedure]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from datetime import date
 
 import pytest
@@ -362,3 +363,18 @@ def test_resources_without_an_id_still_count_with_a_positional_reference() -> No
     del resource["id"]
     [diagnosis] = facts_of(resource).diagnoses
     assert diagnosis.references == ("Condition/item-1",)
+
+
+def test_report_text_in_presented_form_is_read() -> None:
+    report = fb.imaging_report("")
+    del report["conclusion"]
+    text = "IMPRESSION: Left L4-L5 facet synovial cyst. No fracture."
+    report["presentedForm"] = [{"contentType": "text/plain", "data": base64.b64encode(text.encode()).decode()}]
+    found = {(f.finding, f.present, f.joints) for f in facts_of(report).imaging_findings}
+    assert found == {("synovial-cyst", True, ("L4-L5",)), ("fracture", False, ())}
+
+
+def test_notes_entered_in_error_do_not_count() -> None:
+    retracted = fb.note("Not a candidate for RFA.")
+    retracted["status"] = "entered-in-error"
+    assert facts_of(retracted).notes == {}
