@@ -164,7 +164,7 @@ def _patient_for_banner(context: LaunchContext, check: LaunchCheck | None) -> di
 def payer_options() -> list[tuple[str, str]]:
     """The payer choices: the record's Coverage first (the default), then every payer profile by title."""
     profiles = sorted(load_rules().payers.values(), key=lambda profile: profile.title)
-    return [("", "From the record's Coverage (else Medicare)"), *((p.id, p.title) for p in profiles)]
+    return [("", "From the record"), *((p.id, p.title) for p in profiles)]
 
 
 def drafts_in_record(resources: list[dict[str, Any]], key: str) -> list[str]:

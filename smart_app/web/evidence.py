@@ -39,7 +39,8 @@ SYSTEM_LABELS: dict[str, str] = {
     "http://dicom.nema.org/resources/ontology/DCM": "DICOM",
 }
 
-# (label, element names or `prefix*` for a choice type [x]) in the order they are shown.
+# (label, element names or `prefix*` for a choice type [x]) in the order they are shown; `LABELS_BY_TYPE` renames
+# a field where one resource type means something else by it.
 FIELD_ORDER: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Name", ("name",)),
     ("Gender", ("gender",)),
@@ -78,7 +79,7 @@ FIELD_ORDER: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Conclusion", ("conclusion", "conclusionCode")),
     ("Description", ("description",)),
     ("Payer", ("payor",)),
-    ("Plan", ("class",)),
+    ("Class", ("class",)),
     ("Subscriber id", ("subscriberId",)),
     ("Order of coverage", ("order",)),
     ("Requester", ("requester",)),
@@ -94,6 +95,14 @@ FIELD_ORDER: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Note", ("note",)),
     ("Report text", ("presentedForm", "content")),
 )
+
+
+LABELS_BY_TYPE: dict[tuple[str, str], str] = {
+    ("Coverage", "Class"): "Plan",
+    ("Coverage", "Type"): "Coverage type",
+    ("Coverage", "Identifier"): "Member id",
+    ("Encounter", "Reason"): "Reason for visit",
+}
 
 
 @dataclass(frozen=True)
@@ -143,10 +152,11 @@ def title_of(resource: Mapping[str, Any]) -> str:
 def key_fields(resource: Mapping[str, Any]) -> list[KeyField]:
     """The resource's key fields in `FIELD_ORDER`, empty ones left out, plus when it was last updated."""
     fields = []
+    kind = str(resource.get("resourceType", ""))
     for label, names in FIELD_ORDER:
         items = [item for value in _values(resource, names) for item in _items(value) if item.text]
         if items:
-            fields.append(KeyField(label, tuple(items)))
+            fields.append(KeyField(LABELS_BY_TYPE.get((kind, label), label), tuple(items)))
     last_updated = (resource.get("meta") or {}).get("lastUpdated") if isinstance(resource.get("meta"), dict) else None
     if last_updated:
         fields.append(KeyField("Last updated", (Item(str(last_updated)),)))

@@ -95,7 +95,7 @@ def test_the_payer_defaults_to_the_records_coverage(
     page = browser.get(checklist_url(app_server, launch_id, fields))
     expected = expected_check(fhir_server, patient, fields)
     assert f'data-payer="{expected["request"]["payer"]}"' in page.text
-    assert "from the record&#39;s Coverage" in page.text
+    assert '<option value="" selected>From the record</option>' in page.text
     chosen = browser.get(checklist_url(app_server, launch_id, {**fields, "payer": "aetna"}))
     assert 'data-payer="aetna"' in chosen.text
 
