@@ -22,6 +22,7 @@ from smart_app.fhir.record import PatientRecord, fetch_patient_record
 from smart_app.rules.loader import load_rules
 from smart_app.store.attestations import Attestation, AttestationStore, answers_of
 from smart_app.store.drafts import DraftStore
+from smart_app.web.errors import AppError
 from smart_app.web.forms import CheckForm
 from smart_app.web.launch_context import LaunchContext
 from smart_app.web.services import services
@@ -88,6 +89,19 @@ def run_launch_check(
         fetch_seconds=fetched - started,
         check_seconds=time.perf_counter() - fetched,
     )
+
+
+def checked_request(context: LaunchContext, form: CheckForm) -> LaunchCheck:
+    """`run_launch_check` for the actions behind a page (attest, save, withdraw, export): a request the record
+    cannot answer becomes a 400 page, not a crash.
+
+    Raises:
+        AppError: 400 for InvalidRequest; FhirError and RelaunchRequired as `run_launch_check`.
+    """
+    try:
+        return run_launch_check(context, form)
+    except InvalidRequest as error:
+        raise AppError(400, "invalid-request", "Bad request", str(error), issue_code="invalid") from error
 
 
 def order_context(context: LaunchContext, check: LaunchCheck) -> OrderContext:

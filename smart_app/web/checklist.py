@@ -30,6 +30,7 @@ from smart_app.web.browser_session import check_csrf, csrf_token
 from smart_app.web.check_run import (
     LaunchCheck,
     attestation_store,
+    checked_request,
     draft_store,
     now,
     payer_ids,
@@ -200,7 +201,7 @@ def attest(launch_id: str) -> WerkzeugResponse | tuple[str, int]:
     criterion_id = request.form.get("criterion", "")
     status = request.form.get("status", "")
     note = request.form.get("note", "").strip()
-    check = run_launch_check(context, form)
+    check = checked_request(context, form)
     criterion = next((c for c in check.result["criteria"] if c["id"] == criterion_id), None)
     problem = _attestation_problem(criterion, status, note)
     if problem:

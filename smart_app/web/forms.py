@@ -224,8 +224,11 @@ def _check_levels(values: dict[str, str], errors: dict[str, str]) -> None:
     try:
         parse_levels(values["levels"], procedure)
     except InvalidRequest as error:
-        hint = "a vertebra such as L5" if procedure == "pars-injection" else "two adjacent vertebrae such as L4-L5"
-        errors["levels"] = f"{str(error)[:1].upper()}{str(error)[1:]}. Give {hint}; L4-5 and L5/S1 are accepted."
+        if procedure == "pars-injection":
+            hint = "Give the vertebra whose pars is injected, such as L5."
+        else:
+            hint = "Give two adjacent vertebrae such as L4-L5; L4-5 and L5/S1 are accepted."
+        errors["levels"] = f"{str(error)[:1].upper()}{str(error)[1:]}. {hint}"
 
 
 def _read_date(values: dict[str, str], today: date, errors: dict[str, str]) -> date | None:

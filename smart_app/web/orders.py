@@ -22,7 +22,7 @@ from flask import Blueprint, Response, jsonify, render_template, request
 from smart_app.core.documents import order_key
 from smart_app.web.api import InvalidForm, json_body, json_errors
 from smart_app.web.browser_session import check_csrf, csrf_token
-from smart_app.web.check_run import LaunchCheck, draft_store, order_context, payer_ids, run_launch_check, today
+from smart_app.web.check_run import LaunchCheck, checked_request, draft_store, order_context, payer_ids, today
 from smart_app.web.checklist import checklist_url, posted_form
 from smart_app.web.errors import AppError
 from smart_app.web.evidence import is_viewable
@@ -71,7 +71,7 @@ def api_withdraw(launch_id: str) -> Response:
 def export_report(launch_id: str) -> Response:
     context = load_launch_context(launch_id)
     form = _query_form()
-    check = run_launch_check(context, form)
+    check = checked_request(context, form)
     pdf = render_report(check.result, order_context(context, check))
     response = Response(pdf, mimetype="application/pdf")
     name = f"checklist-report-{check.result['as_of']}.pdf"  # no patient name in a file name
@@ -82,7 +82,7 @@ def export_report(launch_id: str) -> Response:
 @bp.get("/export/draft-order.json")
 def export_draft(launch_id: str) -> Response:
     context = load_launch_context(launch_id)
-    check = run_launch_check(context, _query_form())
+    check = checked_request(context, _query_form())
     bundle = draft_store().export(order_key(check.result))
     if bundle is None:
         raise AppError(
@@ -101,7 +101,7 @@ def export_draft(launch_id: str) -> Response:
 
 
 def _save(context: LaunchContext, form: CheckForm) -> tuple[LaunchCheck, OrderOutcome]:
-    check = run_launch_check(context, form)
+    check = checked_request(context, form)
     outcome = save_draft_order(
         context.fhir_client(),
         check.result,
@@ -113,7 +113,7 @@ def _save(context: LaunchContext, form: CheckForm) -> tuple[LaunchCheck, OrderOu
 
 
 def _withdraw(context: LaunchContext, form: CheckForm) -> tuple[LaunchCheck, OrderOutcome]:
-    check = run_launch_check(context, form)
+    check = checked_request(context, form)
     outcome = withdraw_draft_order(
         context.fhir_client(), order_key(check.result), order_context(context, check), draft_store()
     )

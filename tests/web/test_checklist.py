@@ -13,7 +13,7 @@ import requests
 
 from smart_app.sandbox.seed.catalog import SeedPatient
 from smart_app.web.evidence import describe
-from tests.web.conftest import Browser, RunningApp
+from tests.web.conftest import Browser, RunningApp, hidden_inputs
 from tests.web.test_checklist_support import (
     NEEDS_DOCUMENTATION,
     NOT_ELIGIBLE,
@@ -218,3 +218,29 @@ def test_submit_to_rendered_checklist_is_fast(
     timings.sort()
     print(f"submit to rendered checklist: median {timings[2] * 1000:.0f} ms, max {timings[-1] * 1000:.0f} ms")
     assert timings[2] < 1.0
+
+
+@pytest.mark.sandbox
+def test_on_an_open_server_the_checklist_works_and_the_view_keeps_to_the_patient(
+    open_app_server: RunningApp, fhir_server: Any, seeded: dict[str, SeedPatient], browser: Browser
+) -> None:
+    patient = seeded[READY]
+    picker = browser.get(f"{open_app_server.url}/open/sandbox-open")
+    token = hidden_inputs(picker.text)["csrf_token"]
+    first_page = browser.post_form(
+        f"{open_app_server.url}/open/sandbox-open/select", {"csrf_token": token, "patient_id": patient.id}
+    )
+    launch_id = open_app_server.launch_id_of(first_page.url)
+    fields = request_of(patient)
+    page = browser.get(checklist_url(open_app_server, launch_id, fields))
+    assert page.status_code == 200
+    assert shown_verdict(page.text) == expected_check(fhir_server, patient, fields)["verdict"]
+    assert 'data-write-mode="export-only"' not in page.text
+
+    # An open server serves any patient's resources: the app itself keeps the view to this launch's patient.
+    other = requests.get(
+        f"{fhir_server.base_url}/Condition", params={"patient": seeded[NOT_ELIGIBLE].id}, timeout=10
+    ).json()["entry"][0]["resource"]
+    refused = browser.get(f"{open_app_server.url}/s/{launch_id}/resource/Condition/{other['id']}")
+    assert refused.status_code == 404
+    assert "does not belong to the patient of this launch" in refused.text

@@ -5,12 +5,15 @@ reason when the grant has no write scope."""
 from __future__ import annotations
 
 import io
+import json
 import re
+import urllib.request
 from typing import Any
 from urllib.parse import urljoin
 
 import pytest
 import requests
+import responses
 from pypdf import PdfReader
 
 from smart_app.core.documents import SYSTEM_REQUISITION
@@ -213,3 +216,44 @@ def test_order_forms_need_their_token(
         assert forged.status_code == 403
     no_draft = browser.get(f"{app_server.url}/s/{launch_id}/export/draft-order.json", params=fields)
     assert no_draft.status_code == 404
+
+
+@pytest.mark.sandbox
+def test_an_ehr_refusal_is_explained_with_the_servers_words_and_the_draft_is_kept(
+    app_server: RunningApp, auth_server: Any, fhir_server: Any, seeded: dict[str, SeedPatient], browser: Browser
+) -> None:
+    patient = seeded[ORDER_PATIENT]
+    launch_id = launch(browser, app_server, auth_server, patient)
+    fields = request_of(patient, as_of="2026-11-22")
+    page = browser.get(checklist_url(app_server, launch_id, fields))
+    key = order_key_on(page.text)
+    outcome = {
+        "resourceType": "OperationOutcome",
+        "issue": [{"severity": "error", "code": "business-rule", "diagnostics": "Orders need a signed encounter"}],
+    }
+
+    def refuse_transactions(request: requests.PreparedRequest) -> tuple[int, dict[str, str], bytes]:
+        """The EHR refuses the order's transaction; the record's batch read goes to the real server."""
+        body = request.body if isinstance(request.body, bytes) else str(request.body or "").encode()
+        if json.loads(body).get("type") == "transaction":
+            return 422, {"Content-Type": "application/fhir+json"}, json.dumps(outcome).encode()
+        headers = {name: request.headers[name] for name in ("Content-Type", "Accept") if name in request.headers}
+        forwarded = urllib.request.Request(str(request.url), data=body, headers=headers, method="POST")
+        with urllib.request.urlopen(forwarded, timeout=10) as answer:
+            return answer.status, {"Content-Type": answer.headers["Content-Type"]}, answer.read()
+
+    # A real sandbox accepts this order; refusing it on demand needs a stand-in for the EHR's answer.
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        mock.add_callback(responses.POST, re.compile(re.escape(fhir_server.base_url) + "/?$"), refuse_transactions)
+        for url in (app_server.url, auth_server.base_url, fhir_server.base_url):
+            mock.add_passthru(url)
+        saved = post_marked_form(browser, page, "data-save-order")
+    assert saved.status_code == 200
+    assert 'data-kept-locally="true"' in saved.text
+    assert "rejected the order as invalid" in saved.text
+    assert "Orders need a signed encounter" in saved.text
+    assert "the draft order is kept in the app" in saved.text
+    assert "data-export-draft" in saved.text
+    assert requisition_lines(fhir_server, key) == []
+    kept = DraftStore(app_server.services.database, app_server.services.cipher).get(key)
+    assert kept is not None and "Orders need a signed encounter" in kept.diagnostics
