@@ -22,10 +22,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from smart_app.core.fhir_json import normalise_icd10
-from smart_app.core.model import SYSTEM_CPT, CheckRequest, Diagnosis, InvalidRequest, Warning, region_of_vertebra
-
-CERVICAL_THORACIC = "cervical-thoracic"
-LUMBAR_SACRAL = "lumbar-sacral"
+from smart_app.core.model import (
+    CERVICAL_THORACIC,
+    LUMBAR_SACRAL,
+    SYSTEM_CPT,
+    CheckRequest,
+    Diagnosis,
+    InvalidRequest,
+    Warning,
+    region_of_vertebra,
+    session_region_of_level,
+)
 
 # Warnings the coder raises from what it finds; the table holds their text and source.
 COMPUTED_WARNINGS: frozenset[str] = frozenset(
@@ -164,16 +171,10 @@ def code_region(level: str) -> str:
     return CERVICAL_THORACIC if level[0] in "CT" else LUMBAR_SACRAL
 
 
-def _session_region(level: str, levels: Sequence[str]) -> str:
-    if level == "T12-L1" and any(code_region(other) == LUMBAR_SACRAL for other in levels):
-        return LUMBAR_SACRAL
-    return code_region(level)
-
-
 def _choose_session(levels: Sequence[str]) -> _Session:
     groups: dict[str, list[str]] = {}
     for level in levels:
-        groups.setdefault(_session_region(level, levels), []).append(level)
+        groups.setdefault(session_region_of_level(level, levels), []).append(level)
     chosen = max(groups, key=lambda region: (len(groups[region]), region == CERVICAL_THORACIC))
     kept = tuple(groups[chosen])
     return _Session(chosen, kept, tuple(level for level in levels if level not in kept))

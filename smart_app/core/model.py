@@ -130,6 +130,26 @@ def regions_of_levels(levels: Iterable[str]) -> tuple[Region, ...]:
     return tuple(region for region in order if region in regions)
 
 
+CERVICAL_THORACIC = "cervical-thoracic"
+LUMBAR_SACRAL = "lumbar-sacral"
+
+
+def session_region_of_level(level: str, levels: Iterable[str] = ()) -> str:
+    """The session region of a level: `cervical-thoracic` or `lumbar-sacral` (the LCD allows one per session,
+    GEN-12). A joint goes with its upper vertebra, so T12-L1 is cervical/thoracic (the CPT rule, CR-06) — except that
+    contiguous T12-L1 with lumbar joints counts as one lumbar session (S6)."""
+    if level == "T12-L1" and any(other[0] in "LS" for other in levels):
+        return LUMBAR_SACRAL
+    return CERVICAL_THORACIC if level[0] in "CT" else LUMBAR_SACRAL
+
+
+def session_regions_of_levels(levels: Iterable[str]) -> tuple[str, ...]:
+    """The distinct session regions of a request, cervical/thoracic first."""
+    levels = list(levels)
+    found = {session_region_of_level(level, levels) for level in levels}
+    return tuple(region for region in (CERVICAL_THORACIC, LUMBAR_SACRAL) if region in found)
+
+
 # --- the request --------------------------------------------------------------------------------------------
 
 
@@ -202,6 +222,10 @@ class CheckRequest:
     @property
     def regions(self) -> tuple[Region, ...]:
         return regions_of_levels(self.levels)
+
+    @property
+    def session_regions(self) -> tuple[str, ...]:
+        return session_regions_of_levels(self.levels)
 
     @property
     def is_facet(self) -> bool:

@@ -332,15 +332,21 @@ def request_in(context: Context, params: Mapping[str, Any]) -> Outcome:
 
 
 @_operator(
-    "the request names at most N levels or regions",
+    "the request names at most N levels, regions or session regions (cervical/thoracic, lumbar/sacral)",
     origin="request",
-    what="levels | regions",
+    what="levels | regions | session_regions",
     max="the most allowed",
 )
 def request_count_at_most(context: Context, params: Mapping[str, Any]) -> Outcome:
-    items = context.request.levels if params["what"] == "levels" else context.request.regions
+    what = params["what"]
+    items = {
+        "levels": context.request.levels,
+        "regions": context.request.regions,
+        "session_regions": context.request.session_regions,
+    }[what]
     status = MET if len(items) <= int(params["max"]) else NOT_MET
-    return Outcome(status, f"{len(items)} {params['what']} requested ({', '.join(items)}); at most {params['max']}")
+    noun = what.replace("_", " ").rstrip("s") + ("" if len(items) == 1 else "s")
+    return Outcome(status, f"{len(items)} {noun} requested ({', '.join(items)}); at most {params['max']}")
 
 
 # --- procedure history ---------------------------------------------------------------------------------------

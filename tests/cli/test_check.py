@@ -132,3 +132,15 @@ def test_the_installed_command_end_to_end() -> None:
     bad = subprocess.run([*command, "--side", "up"], capture_output=True, text=True, timeout=60, check=False)
     assert (bad.returncode, bad.stdout) == (2, "")
     assert "Traceback" not in bad.stderr and bad.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("levels", "status"),
+    [("C7-T1,T1-T2", "met"), ("C6-C7,C7-T1", "met"), ("C5-C6,L4-L5", "not-met")],
+)
+def test_one_session_region_is_cervical_thoracic_or_lumbar_sacral(levels: str, status: str) -> None:
+    cervical = CASES_DIR / "cervical-mbb-right-ready.bundle.json"
+    request = ["--procedure", "medial-branch-block", "--intent", "diagnostic", "--side", "right", "--levels", levels]
+    result = run_check("--bundle", str(cervical), *request, *AS_OF).json()
+    [gen12] = [c for c in result["criteria"] if c["id"] == "GEN-12"]
+    assert gen12["status"] == status

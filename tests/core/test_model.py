@@ -1,6 +1,12 @@
 import pytest
 
-from smart_app.core.model import CheckRequest, InvalidRequest, parse_levels, regions_of_levels
+from smart_app.core.model import (
+    CheckRequest,
+    InvalidRequest,
+    parse_levels,
+    regions_of_levels,
+    session_regions_of_levels,
+)
 
 
 @pytest.mark.parametrize(
@@ -45,3 +51,17 @@ def test_request_defaults_and_intent_rules() -> None:
         CheckRequest.build(procedure="medial-branch-block", levels="L4-L5", side="left")
     with pytest.raises(InvalidRequest, match="side"):
         CheckRequest.build(procedure="medial-branch-block", levels="L4-L5", side="both", intent="diagnostic")
+
+
+@pytest.mark.parametrize(
+    ("levels", "expected"),
+    [
+        (["C7-T1", "T1-T2"], ("cervical-thoracic",)),
+        (["T12-L1"], ("cervical-thoracic",)),
+        (["T12-L1", "L1-L2"], ("lumbar-sacral",)),
+        (["C5-C6", "L4-L5"], ("cervical-thoracic", "lumbar-sacral")),
+        (["L5-S1"], ("lumbar-sacral",)),
+    ],
+)
+def test_session_regions_follow_the_lcd_grouping(levels: list[str], expected: tuple[str, ...]) -> None:
+    assert session_regions_of_levels(levels) == expected
