@@ -4,6 +4,8 @@ shown as `origin: attested` with the note and the launch's fhirUser, and withdra
 from __future__ import annotations
 
 import html as html_text
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
 
@@ -11,7 +13,9 @@ import pytest
 
 from smart_app.sandbox.constants import SANDBOX_PRACTITIONER_ID
 from smart_app.sandbox.seed.catalog import SeedPatient
-from smart_app.store.attestations import AttestationRow
+from smart_app.store.attestations import AttestationRow, AttestationStore, answers_of
+from smart_app.store.crypto import TokenCipher, generate_fernet_key
+from smart_app.store.db import Database
 from smart_app.store.launches import get_launch
 from tests.web.conftest import Browser, RunningApp
 from tests.web.test_checklist_support import (
@@ -177,3 +181,36 @@ def _fhir_user(app: RunningApp, launch_id: str) -> str:
 def _attested_at(app: RunningApp, launch_id: str, criterion: str) -> str:
     with app.services.database.session() as db:
         return str(db.query(AttestationRow).filter_by(launch_id=launch_id, criterion_id=criterion).one().attested_at)
+
+
+def test_the_store_replaces_withdraws_and_forgets_per_launch(tmp_path: Path) -> None:
+    database = Database(f"sqlite:///{tmp_path / 'app.db'}")
+    database.create_all()
+    store = AttestationStore(database, TokenCipher([generate_fernet_key()]))
+    when = datetime(2026, 11, 21, 9, 30, tzinfo=UTC)
+    common = {"launch_id": "L1", "request_key": "k1", "attested_by": "Practitioner/7", "now": when}
+    store.attest(criterion_id="GEN-07", status="met", note="first", **common)
+    store.attest(criterion_id="GEN-07", status="not-met", note=" second ", **common)
+    store.attest(criterion_id="GEN-03", status="met", note="pt notes", **common)
+    store.attest(**{**common, "launch_id": "L2"}, criterion_id="GEN-07", status="met", note="other launch")
+    kept = store.for_request("L1", "k1")
+    assert [(a.criterion_id, a.status, a.note) for a in kept] == [
+        ("GEN-03", "met", "pt notes"),
+        ("GEN-07", "not-met", "second"),
+    ]
+    assert answers_of(kept)["GEN-07"] == {
+        "status": "not-met",
+        "note": "second (attested by Practitioner/7, 2026-11-21T09:30:00+00:00)",
+    }
+    assert store.for_request("L1", "other-request") == []
+    assert store.withdraw("L1", "k1", "GEN-03") is True
+    assert store.withdraw("L1", "k1", "GEN-03") is False
+    assert store.forget_launch("L1") == 1
+    assert store.for_request("L1", "k1") == []
+    assert [a.note for a in store.for_request("L2", "k1")] == ["other launch"]
+    with pytest.raises(ValueError, match="met or not-met"):
+        store.attest(criterion_id="GEN-01", status="unknown", note="x", **common)
+    with pytest.raises(ValueError, match="needs a note"):
+        store.attest(criterion_id="GEN-01", status="met", note="  ", **common)
+    with pytest.raises(ValueError, match="no cipher"):
+        AttestationStore(database).for_request("L2", "k1")
