@@ -22,7 +22,6 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from smart_app.core.documents import SYSTEM_REQUISITION, order_key
 from smart_app.core.model import InvalidRequest
-from smart_app.fhir.scopes import ORDER_WRITE_TYPES
 from smart_app.rules.loader import load_rules
 from smart_app.store.attestations import ATTESTABLE_STATUSES
 from smart_app.web.api import InvalidForm, json_body, json_errors
@@ -149,7 +148,6 @@ def render_checklist(
         pars_levels=COMMON_PARS_LEVELS,
         statuses=STATUSES,
         origins=ORIGINS,
-        order_types=ORDER_WRITE_TYPES,
     )
 
 
