@@ -244,3 +244,18 @@ def test_on_an_open_server_the_checklist_works_and_the_view_keeps_to_the_patient
     refused = browser.get(f"{open_app_server.url}/s/{launch_id}/resource/Condition/{other['id']}")
     assert refused.status_code == 404
     assert "does not belong to the patient of this launch" in refused.text
+
+
+@pytest.mark.sandbox
+def test_types_the_grant_does_not_cover_are_listed_as_not_read_and_prove_nothing(
+    app_server: RunningApp, auth_server: Any, seeded: dict[str, SeedPatient], browser: Browser
+) -> None:
+    auth_server.set_switches(drop_scopes=["patient/Observation.*"])
+    patient = seeded[READY]
+    launch_id = launch(browser, app_server, auth_server, patient)
+    page = browser.get(checklist_url(app_server, launch_id, request_of(patient)))
+    assert page.status_code == 200
+    unreadable = re.search(r'<li data-unreadable="Observation">([^<]*)</li>', page.text)
+    assert unreadable and "not granted" in unreadable.group(1)
+    assert shown_verdict(page.text) != "ready"  # pain scores live in Observations: GEN-01 cannot be proven
+    assert shown_criteria(page.text)["GEN-01"][0] == "unknown"
