@@ -46,8 +46,17 @@ RECORD_SEARCHES: dict[str, str] = {
     "MedicationStatement": "patient",
     "Coverage": "beneficiary",
     "ServiceRequest": "patient",
+    "Device": "patient",  # implanted stimulators and pacemakers: "not an RFA candidate" (TX-03)
 }
 RECORD_TYPES: tuple[str, ...] = ("Patient", *RECORD_SEARCHES)
+# Resources the record's resources point to, read in the same searches with `_include` (when that type may be
+# read): the Medication of a medicationReference (which analgesic), the Organization paying a Coverage (which payer).
+RECORD_INCLUDES: dict[str, tuple[str, str]] = {
+    "MedicationRequest": ("MedicationRequest:medication", "Medication"),
+    "MedicationStatement": ("MedicationStatement:medication", "Medication"),
+    "Coverage": ("Coverage:payor", "Organization"),
+}
+RECORD_INCLUDED_TYPES: tuple[str, ...] = ("Medication", "Organization")
 DEFAULT_WORKERS = 6
 # `_count` of the record's searches. Servers cap it at their maximum (HAPI public: 500) and page on; 200 read a
 # 2,000-resource record in 5 requests instead of 16 at 100 (scripts/bench_fetch.py, 50 ms latency: 0.35 s vs 0.49 s).
@@ -71,7 +80,8 @@ class PatientRecord:
     used_batch: bool = False
 
     def counts(self) -> dict[str, int]:
-        """Resources kept per type, in the order of RECORD_TYPES (types with none included as 0)."""
+        """Resources kept per type, in the order of RECORD_TYPES (types with none included as 0), then the
+        resources read by `_include` (Medication, Organization) when there are any."""
         counts = dict.fromkeys(RECORD_TYPES, 0)
         for resource in self.resources:
             counts[resource["resourceType"]] = counts.get(resource["resourceType"], 0) + 1
@@ -120,19 +130,26 @@ def fetch_patient_record(
         else:
             record.unreadable[resource_type] = f"not granted: patient/{resource_type}.rs"
 
-    first_pages, refused = _batch_first_pages(counted, patient_id, wanted, record)
+    includable = {t for t in RECORD_INCLUDED_TYPES if readable_types is None or t in readable_types}
+    urls = {t: _request_url(counted, t, patient_id, includable) for t in wanted}
+    first_pages, refused = _batch_first_pages(counted, urls, record)
     record.unreadable.update(refused)
     to_read = [t for t in wanted if t not in refused]
-    outcomes = _run_workers(counted, patient_id, to_read, first_pages, max_workers)
+    outcomes = _run_workers(counted, patient_id, to_read, first_pages, urls, max_workers)
     _merge(record, outcomes)
     record.request_count = counted.request_count
     return record
 
 
-def _request_url(client: FhirClient, resource_type: str, patient_id: str) -> str:
+def _request_url(client: FhirClient, resource_type: str, patient_id: str, includable: Collection[str]) -> str:
+    """The relative URL reading one type of the record (`_include` only for types that may be read)."""
     if resource_type == "Patient":
         return f"Patient/{patient_id}"
-    return client.search_url(resource_type, {RECORD_SEARCHES[resource_type]: f"Patient/{patient_id}"}, relative=True)
+    params = {RECORD_SEARCHES[resource_type]: f"Patient/{patient_id}"}
+    include = RECORD_INCLUDES.get(resource_type)
+    if include is not None and include[1] in includable:
+        params["_include"] = include[0]
+    return client.search_url(resource_type, params, relative=True)
 
 
 def _absolute(client: FhirClient, relative_url: str) -> str:
@@ -140,16 +157,17 @@ def _absolute(client: FhirClient, relative_url: str) -> str:
 
 
 def _batch_first_pages(
-    client: FhirClient, patient_id: str, wanted: list[str], record: PatientRecord
+    client: FhirClient, urls: dict[str, str], record: PatientRecord
 ) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
     """First page (or the Patient) per type from one batch, and the types refused (403) with the reason.
 
     Types without a usable answer are left out: their worker searches them alone. A 401 entry, or a 404 on the
     Patient, raises.
     """
+    wanted = list(urls)
     if not wanted:
         return {}, {}
-    entries = [{"request": {"method": "GET", "url": _request_url(client, t, patient_id)}} for t in wanted]
+    entries = [{"request": {"method": "GET", "url": urls[t]}} for t in wanted]
     try:
         response = client.batch(entries)
     except (FhirUnauthorized, FhirTransportError):
@@ -204,6 +222,7 @@ def _run_workers(
     patient_id: str,
     wanted: list[str],
     first_pages: dict[str, dict[str, Any]],
+    urls: dict[str, str],
     max_workers: int,
 ) -> list[_TypeOutcome]:
     """One job per type: follow its pages (or search it from scratch) and screen what it read."""
@@ -212,7 +231,8 @@ def _run_workers(
         if resource_type == "Patient":
             jobs.append((resource_type, _patient_job(client, patient_id, first_pages.get("Patient"))))
         else:
-            jobs.append((resource_type, _search_job(client, resource_type, patient_id, first_pages.get(resource_type))))
+            job = _search_job(client, resource_type, patient_id, urls[resource_type], first_pages)
+            jobs.append((resource_type, job))
     jobs.sort(key=lambda job: -_remaining_pages(client, first_pages.get(job[0])))
     outcomes: dict[str, _TypeOutcome] = {}
     if not jobs:
@@ -263,14 +283,14 @@ def _patient_job(client: FhirClient, patient_id: str, patient: dict[str, Any] | 
 
 
 def _search_job(
-    client: FhirClient, resource_type: str, patient_id: str, first_page: dict[str, Any] | None
+    client: FhirClient, resource_type: str, patient_id: str, url: str, first_pages: dict[str, dict[str, Any]]
 ) -> Callable[[], _TypeOutcome]:
     def job() -> _TypeOutcome:
         outcome = _TypeOutcome(resource_type)
         try:
-            page = first_page
+            page = first_pages.get(resource_type)
             if page is None:
-                page = client.get_bundle(_absolute(client, _request_url(client, resource_type, patient_id)))
+                page = client.get_bundle(_absolute(client, url))
             result = client.collect_pages(page, label=resource_type, keep_partial=True)
         except FhirUnauthorized:
             raise

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from smart_app.fhir.record import RECORD_TYPES
+from smart_app.fhir.record import RECORD_INCLUDED_TYPES, RECORD_TYPES
 
 ScopeSyntax = Literal["v1", "v2"]
 LaunchKind = Literal["ehr", "standalone"]
@@ -22,10 +22,10 @@ RefreshMode = Literal["online", "offline", "none"]
 
 V2_LETTERS = "cruds"
 V1_TO_V2 = {"read": "rs", "write": "cud", "*": "cruds"}
-RECORD_READ_TYPES: tuple[str, ...] = RECORD_TYPES  # what the record fetch reads
+RECORD_READ_TYPES: tuple[str, ...] = (*RECORD_TYPES, *RECORD_INCLUDED_TYPES)  # what the record fetch reads
 ORDER_WRITE_TYPES: tuple[str, ...] = ("ServiceRequest", "DocumentReference")
-# The draft-order workflow re-reads its own Device and Provenance to stay idempotent.
-ORDER_REREAD_TYPES: tuple[str, ...] = ("Provenance", "Device")
+# The draft-order workflow re-reads its own Provenance (and Device, a record type) to stay idempotent.
+ORDER_REREAD_TYPES: tuple[str, ...] = ("Provenance",)
 
 _RESOURCE_SCOPE = re.compile(
     r"^(?P<context>patient|user|system)/(?P<type>\*|[A-Z][A-Za-z]+)\.(?P<perm>read|write|\*|[cruds]+)(?:\?(?P<query>.+))?$"

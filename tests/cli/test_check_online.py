@@ -96,3 +96,18 @@ def test_a_server_error_exits_3_with_its_diagnostics() -> None:
         run = run_check("--fhir-base", base, "--patient", "p1", *CASES["pars-injection-bme-ready"], *COMMON)
     assert (run.exit_code, run.stdout) == (3, "")
     assert "HTTP 500" in run.stderr and "database unavailable" in run.stderr
+
+
+def test_an_implanted_stimulator_read_online_proves_tx_03(sandbox: Any) -> None:
+    """The Device search belongs to the record fetch: without it TX-03 would be unknown online."""
+    from smart_app.sandbox.seed import acceptance_cases, seed_server
+
+    name = "lumbar-facet-therapeutic-stimulator-ready"
+    [case] = [c for c in acceptance_cases() if c["name"] == name]
+    seed_server(sandbox.base_url, only=[name])
+    args = case["args"]
+    request = ["--procedure", args["procedure"], "--intent", args["intent"], "--levels", args["levels"]]
+    online = run_check("--fhir-base", sandbox.base_url, "--patient", case["patient"].split("/")[1], *request, *COMMON)
+    [tx03] = [c for c in online.json()["criteria"] if c["id"] == "TX-03"]
+    assert tx03["status"] == "met"
+    assert any(e["reference"].startswith("Device/") for e in tx03["evidence"])

@@ -18,7 +18,7 @@ import responses
 
 from smart_app.fhir.client import FhirClient
 from smart_app.fhir.errors import FhirNotFound, FhirUnauthorized
-from smart_app.fhir.record import RECORD_TYPES, fetch_patient_record
+from smart_app.fhir.record import RECORD_SEARCHES, RECORD_TYPES, fetch_patient_record
 from tests.fhir.test_client_faults import BASE, condition, outcome
 
 PATIENT = {"resourceType": "Patient", "id": "p1", "birthDate": "1970-01-01"}
@@ -209,9 +209,10 @@ def test_a_refused_batch_falls_back_to_parallel_searches_and_403_stays_local(moc
     assert sorted(r["id"] for r in record.resources) == ["c1", "c2", "p1"]
     assert list(record.unreadable) == ["Observation"]
     assert record.unreadable["Observation"].startswith("refused by the server: HTTP 403")
-    # Patient read + 10 first pages + Condition page 2, after the one refused batch.
-    assert record.request_count == 1 + 1 + 10 + 1
-    assert any("/Coverage?beneficiary=Patient/p1&_count=200" in url for url in server.get_urls)
+    # The refused batch, the Patient read, one first page per searched type, and Condition's page 2.
+    assert record.request_count == 1 + 1 + len(RECORD_SEARCHES) + 1
+    coverage = "/Coverage?beneficiary=Patient/p1&_include=Coverage:payor&_count=200"
+    assert any(coverage in url for url in server.get_urls)
 
 
 def test_an_unusable_batch_answer_falls_back(mock: responses.RequestsMock) -> None:
@@ -298,7 +299,8 @@ def test_pages_of_different_types_are_read_concurrently(mock: responses.Requests
     record = fetch_patient_record(client(), "p1")
 
     assert server.max_in_flight >= 2
-    assert record.page_count == 3 * 4 + 7  # 12 pages of the three types, 1 each for the other 7 searches
+    others = len(RECORD_SEARCHES) - 3
+    assert record.page_count == 3 * 4 + others  # 12 pages of the three types, 1 each for the other searches
     assert record.request_count == 1 + 3 * 3
     assert len(record.resources) == 1 + 12
 

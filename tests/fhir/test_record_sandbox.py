@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 import pytest
 
 from smart_app.fhir.client import FhirClient
-from smart_app.fhir.record import RECORD_TYPES, fetch_patient_record
+from smart_app.fhir.record import RECORD_INCLUDED_TYPES, RECORD_SEARCHES, RECORD_TYPES, fetch_patient_record
 
 pytestmark = pytest.mark.sandbox
 
@@ -23,11 +24,26 @@ def sandbox(fhir_server: Any) -> Iterator[Any]:
     fhir_server.configure(require_auth=False, delay_ms=0)
 
 
+MEDICATION_URL = "urn:uuid:medication"  # replaced per load: fullUrls of the resources read by `_include`
+PAYOR_URL = "urn:uuid:payor"
+
+
 def clinical_resources(patient: str, *, many: int) -> list[dict[str, Any]]:
-    """One or more resources of every record type, referring to `patient` (a urn:uuid or Patient/id)."""
+    """One or more resources of every record type, referring to `patient` (a urn:uuid or Patient/id), plus the
+    Medication and Organization the record's MedicationRequest and Coverage point to."""
     subject = {"reference": patient}
     text = {"text": "lumbar facet pain"}
     made: list[dict[str, Any]] = [
+        {"resourceType": "Medication", "code": {"text": "meloxicam 15 mg tablet"}},
+        {"resourceType": "Organization", "name": "Medicare Part B"},
+        {
+            "resourceType": "MedicationRequest",
+            "status": "active",
+            "intent": "order",
+            "subject": subject,
+            "medicationReference": {"reference": MEDICATION_URL},
+        },
+        {"resourceType": "Device", "status": "active", "patient": subject, "type": {"text": "spinal cord stimulator"}},
         {"resourceType": "Condition", "subject": subject, "code": text, "recordedDate": "2024-01-05"},
         {"resourceType": "Procedure", "status": "completed", "subject": subject, "code": text},
         {"resourceType": "ImagingStudy", "status": "available", "subject": subject},
@@ -51,7 +67,7 @@ def clinical_resources(patient: str, *, many: int) -> list[dict[str, Any]]:
             "subject": subject,
             "medicationCodeableConcept": {"text": "ibuprofen"},
         },
-        {"resourceType": "Coverage", "status": "active", "beneficiary": subject, "payor": [{"display": "Medicare"}]},
+        {"resourceType": "Coverage", "status": "active", "beneficiary": subject, "payor": [{"reference": PAYOR_URL}]},
         {"resourceType": "ServiceRequest", "status": "draft", "intent": "proposal", "subject": subject, "code": text},
     ]
     made += [
@@ -68,13 +84,20 @@ def load_patient(client: FhirClient, *, many: int) -> tuple[str, set[str]]:
         {"resourceType": "Patient", "name": [{"family": "Record"}]},
         *clinical_resources(patient_url, many=many),
     ]
+    full_urls = {
+        "Patient": patient_url,
+        "Medication": f"urn:uuid:{uuid.uuid4()}",
+        "Organization": f"urn:uuid:{uuid.uuid4()}",
+    }
+    text = json.dumps(resources)
+    text = text.replace(MEDICATION_URL, full_urls["Medication"]).replace(PAYOR_URL, full_urls["Organization"])
     entries = [
         {
-            "fullUrl": patient_url if r["resourceType"] == "Patient" else f"urn:uuid:{uuid.uuid4()}",
+            "fullUrl": full_urls.get(r["resourceType"], f"urn:uuid:{uuid.uuid4()}"),
             "resource": r,
             "request": {"method": "POST", "url": r["resourceType"]},
         }
-        for r in resources
+        for r in json.loads(text)
     ]
     answer = client.transaction({"resourceType": "Bundle", "type": "transaction", "entry": entries}, replay_safe=False)
     references = set()
@@ -98,10 +121,10 @@ def test_batch_fetch_returns_exactly_the_resources_loaded(sandbox: Any) -> None:
     assert record.used_batch is True
     assert record.patient is not None and record.patient["id"] == patient_id
     assert record.unreadable == {} and record.skipped == [] and record.warnings == []
-    assert all(record.counts()[t] >= 1 for t in RECORD_TYPES)
-    # 1 batch + Observation pages 2..4 (17 at 5 per page); page count: 10 first pages + 3 more.
+    assert all(record.counts()[t] >= 1 for t in (*RECORD_TYPES, *RECORD_INCLUDED_TYPES))
+    # 1 batch + Observation pages 2..4 (17 at 5 per page); page count: one first page per search + 3 more.
     assert record.request_count == 1 + 3
-    assert record.page_count == 10 + 3
+    assert record.page_count == len(RECORD_SEARCHES) + 3
 
 
 def test_request_count_agrees_with_the_server(sandbox: Any) -> None:

@@ -33,6 +33,7 @@ MIX: tuple[tuple[str, int], ...] = (
     ("MedicationStatement", 6),
     ("ServiceRequest", 9),
     ("Coverage", 2),
+    ("Device", 1),
 )
 
 CONDITIONS = (
@@ -65,6 +66,7 @@ IMAGING = (
     ("CT", "CT lumbar spine without contrast", "Facet arthropathy L4-L5 and L5-S1. No fracture."),
     ("DX", "Right knee radiographs, 3 views", "Moderate medial compartment joint space narrowing."),
 )
+DEVICES = ("Knee brace", "Walking cane", "Lumbar support belt")
 PAYERS = ("Medicare Part B", "Bluebell Health PPO", "Medicare Advantage Sandbox Plan")
 SERVICES = (
     ("97161", "Physical therapy evaluation"),
@@ -94,6 +96,7 @@ class _LargeRecord:
             "MedicationStatement": self.medication_statement,
             "ServiceRequest": self.service_request,
             "Coverage": self.coverage,
+            "Device": self.device,
         }
 
     def offset(self, index: int) -> int:
@@ -252,6 +255,15 @@ class _LargeRecord:
             "beneficiary": self.subject,
             "period": {"start": day(start), "end": day(min(start + 365, -1))},
             "payor": [{"display": payer}],
+        }
+
+    def device(self, index: int) -> dict[str, Any]:
+        name = DEVICES[index % len(DEVICES)]
+        return {
+            "status": "active",
+            "deviceName": [{"name": name, "type": "user-friendly-name"}],
+            "type": {"text": name},
+            "patient": self.subject,
         }
 
 
