@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask
+if TYPE_CHECKING:  # Flask is imported only when an app is built, so the CLI's `check` starts fast.
+    from flask import Flask
 
 __all__ = ["create_app"]
 

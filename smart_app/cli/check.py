@@ -51,7 +51,7 @@ class ServerFailure(click.ClickException):
     exit_code = 3
 
 
-class _OneLineErrors(click.Command):
+class OneLineErrors(click.Command):
     """Usage errors (missing option, bad choice) become one-line `BadInput` instead of click's usage block."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
@@ -61,7 +61,7 @@ class _OneLineErrors(click.Command):
             raise BadInput(error.format_message()) from None
 
 
-@click.command(name="check", cls=_OneLineErrors)
+@click.command(name="check", cls=OneLineErrors)
 @click.option("--bundle", "bundle_path", type=click.Path(dir_okay=False, path_type=Path), help="FHIR Bundle file")
 @click.option("--fhir-base", help="FHIR R4 base URL to read the record from")
 @click.option("--patient", "patient_id", help="Patient id (required with --fhir-base)")
@@ -99,8 +99,8 @@ def check(
         raise BadInput("give either --bundle FILE or --fhir-base URL --patient ID")
     if fhir_base is not None and not patient_id:
         raise BadInput("--fhir-base needs --patient ID")
-    as_of = _as_of(as_of_text)
-    answers = _read_json(answers_path, "answers") if answers_path else None
+    as_of = parse_as_of(as_of_text)
+    answers = read_json_file(answers_path, "answers") if answers_path else None
     try:
         request = CheckRequest.build(
             procedure=procedure,
@@ -115,7 +115,7 @@ def check(
         )
         options: dict[str, Any] = {"as_of": as_of, "answers": answers, "payer_from_record": payer is None}
         if bundle_path is not None:
-            result = check_bundle(_read_json(bundle_path, "bundle"), request, patient_id=patient_id, **options)
+            result = check_bundle(read_json_file(bundle_path, "bundle"), request, patient_id=patient_id, **options)
         else:
             result = _check_online(str(fhir_base), str(patient_id), request, options)
     except (InvalidRequest, InvalidBundle) as error:
@@ -143,7 +143,7 @@ def _check_online(fhir_base: str, patient_id: str, request: CheckRequest, option
     )
 
 
-def _as_of(text: str | None) -> date:
+def parse_as_of(text: str | None) -> date:
     if text is None:
         return date.today()
     try:
@@ -152,7 +152,7 @@ def _as_of(text: str | None) -> date:
         raise BadInput(f"--as-of must be a date YYYY-MM-DD; got {text!r}") from None
 
 
-def _read_json(path: Path, what: str) -> Any:
+def read_json_file(path: Path, what: str) -> Any:
     try:
         with path.open(encoding="utf-8") as handle:
             return json.load(handle)

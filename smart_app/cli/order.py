@@ -18,7 +18,15 @@ from typing import Any
 
 import click
 
-from smart_app.cli.check import TOKEN_ENV, BadInput, ServerFailure, _as_of, _OneLineErrors, _read_json, format_text
+from smart_app.cli.check import (
+    TOKEN_ENV,
+    BadInput,
+    OneLineErrors,
+    ServerFailure,
+    format_text,
+    parse_as_of,
+    read_json_file,
+)
 from smart_app.cli.check import check as check_command
 from smart_app.core.documents import OrderContext
 from smart_app.core.model import CheckRequest, InvalidRequest
@@ -34,7 +42,7 @@ DEFAULT_DATABASE = Path.home() / ".spine-auth" / "app.db"
 REQUEST_OPTIONS = [param for param in check_command.params if param.name != "bundle_path"]
 
 
-@click.command(name="order", cls=_OneLineErrors, params=list(REQUEST_OPTIONS))
+@click.command(name="order", cls=OneLineErrors, params=list(REQUEST_OPTIONS))
 @click.option("--requester", envvar="SMART_APP_FHIR_USER", help="the ordering clinician, e.g. Practitioner/123")
 @click.option("--database", envvar="SMART_APP_DATABASE_URL", help="where refused drafts are kept (SQLAlchemy URL)")
 def order(**options: Any) -> None:
@@ -42,8 +50,8 @@ def order(**options: Any) -> None:
     fhir_base, patient_id = options["fhir_base"], options["patient_id"]
     if not fhir_base or not patient_id:
         raise BadInput("smart-app order needs --fhir-base URL --patient ID")
-    as_of = _as_of(options["as_of_text"])
-    answers = _read_json(options["answers_path"], "answers") if options["answers_path"] else None
+    as_of = parse_as_of(options["as_of_text"])
+    answers = read_json_file(options["answers_path"], "answers") if options["answers_path"] else None
     token = os.environ.get(TOKEN_ENV) or None
     try:
         request = CheckRequest.build(

@@ -440,12 +440,39 @@ def _stop(result: SearchResult, reason: str) -> None:
 def _transport_error(method: str, url: str, exc: Exception, tries: int) -> FhirTransportError:
     error_class = FhirTimeout if isinstance(exc, requests.exceptions.Timeout) else FhirTransportError
     what = "timed out" if error_class is FhirTimeout else "could not reach the server"
+    reason = _transport_reason(exc)
+    origin = "{0.scheme}://{0.netloc}".format(urlsplit(url))
     return error_class(
-        f"{method} {url} {what} after {tries} attempt(s) ({type(exc).__name__})",
+        f"{method} {url} {what} after {tries} attempt(s) ({reason})",
         method=method,
         url=url,
-        diagnostics=type(exc).__name__,
+        diagnostics=f"{what} at {origin} after {tries} attempt(s): {reason}",
     )
+
+
+_TRANSPORT_REASONS: tuple[tuple[str, str], ...] = (
+    ("connection refused", "connection refused (nothing listens there)"),
+    ("name or service not known", "host name not found"),
+    ("nodename nor servname", "host name not found"),
+    ("temporary failure in name resolution", "host name not found"),
+    ("certificate verify failed", "TLS certificate not trusted"),
+    ("connection reset", "connection reset by the server"),
+    ("remote end closed connection", "the server closed the connection without answering"),
+    ("network is unreachable", "network unreachable"),
+)
+
+
+def _transport_reason(exc: Exception) -> str:
+    """A short, plain reason from requests/urllib3's nested exception text (never the URL's query)."""
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return "connect timeout"
+    if isinstance(exc, requests.exceptions.Timeout):
+        return "read timeout"
+    text = str(exc).lower()
+    for needle, reason in _TRANSPORT_REASONS:
+        if needle in text:
+            return reason
+    return type(exc).__name__
 
 
 def _status_error(method: str, url: str, response: requests.Response, retry_after: float | None) -> FhirError:

@@ -49,7 +49,7 @@ class FhirError(Exception):
         """Status and diagnostics without the URL (which can name the patient): for warnings shown to users."""
         if self.status is not None:
             return f"HTTP {self.status}" + (f": {self.diagnostics}" if self.diagnostics else "")
-        return f"{type(self).__name__}: {self.diagnostics}" if self.diagnostics else type(self).__name__
+        return self.diagnostics or type(self).__name__
 
 
 class FhirTransportError(FhirError):

@@ -529,3 +529,16 @@ def test_a_counting_view_shares_the_session_but_not_the_count(
         assert (view.request_count, client.request_count) == (1, 1)
     assert len(closed) == 1
     assert len(mock.calls) == 2
+
+
+def test_an_unreachable_server_is_named_with_a_plain_reason() -> None:
+    """A real refused connection (a free loopback port nobody listens on), not a fake."""
+    from tests.conftest import free_port
+
+    base = f"http://127.0.0.1:{free_port()}/fhir"
+    with pytest.raises(FhirTransportError) as caught:
+        FhirClient(base, retries=0).read("Patient", "p1")
+    brief = caught.value.brief()
+    assert brief.startswith(f"could not reach the server at http://127.0.0.1:{base.split(':')[2].split('/')[0]}")
+    assert brief.endswith("connection refused (nothing listens there)")
+    assert "Patient/p1" not in brief  # the URL path can name a patient: never in the brief
