@@ -36,12 +36,14 @@ def build_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from smart_app.web.checklist import bp as checklist_bp
     from smart_app.web.errors import register_error_handlers
     from smart_app.web.launch import bp as launch_bp
+    from smart_app.web.launch_context import close_fhir_clients
     from smart_app.web.open_server import bp as open_server_bp
     from smart_app.web.orders import bp as orders_bp
     from smart_app.web.patient import bp as patient_bp
     from smart_app.web.services import init_services
 
     init_services(app)
+    app.teardown_appcontext(close_fhir_clients)
     browser_session.init_app(app)
     security.init_app(app)
     register_error_handlers(app)

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from flask import g
+
 from smart_app.config import EhrRegistration
 from smart_app.fhir.client import FhirClient
 from smart_app.fhir.scopes import ScopeCapabilities, capabilities_from_grant
@@ -47,10 +49,15 @@ class LaunchContext:
         return self.registration.iss
 
     def fhir_client(self) -> FhirClient:
-        """A FHIR client for this launch: the bearer token comes from the token service (refreshed as needed);
-        an open server gets no Authorization header at all."""
-        token_source = None if self.is_open else services().tokens.source(self.launch_id)
-        return FhirClient(self.fhir_base, token_source=token_source)
+        """The FHIR client of this launch for the current request (one connection pool per request, closed when
+        the request ends): the bearer token comes from the token service (refreshed as needed); an open server
+        gets no Authorization header at all."""
+        clients: dict[str, FhirClient] = g.setdefault("fhir_clients", {})
+        client = clients.get(self.launch_id)
+        if client is None:
+            token_source = None if self.is_open else services().tokens.source(self.launch_id)
+            client = clients[self.launch_id] = FhirClient(self.fhir_base, token_source=token_source)
+        return client
 
     @property
     def readable_types(self) -> frozenset[str]:
@@ -59,6 +66,12 @@ class LaunchContext:
     @property
     def can_write_orders(self) -> bool:
         return self.capabilities.can_write_orders()
+
+
+def close_fhir_clients(_error: BaseException | None = None) -> None:
+    """Teardown: close the connection pools the request's launches opened."""
+    for client in g.pop("fhir_clients", {}).values():
+        client.close()
 
 
 def load_launch_context(launch_id: str) -> LaunchContext:
