@@ -9,6 +9,7 @@ Paths to ../shared (cases and third-party data) are read only from tests.
 
 from __future__ import annotations
 
+import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +18,13 @@ from typing import Any
 import pytest
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-SHARED_DIR = (PROJECT_ROOT / ".." / "shared").resolve()
+# The shared folder sits beside the project (../shared); SPINE_AUTH_SHARED_DIR points elsewhere when it does not.
+SHARED_DIR = Path(os.environ.get("SPINE_AUTH_SHARED_DIR") or PROJECT_ROOT / ".." / "shared").resolve()
+if not (SHARED_DIR / "cases" / "cases.json").is_file():
+    raise pytest.UsageError(
+        f"the shared folder with the acceptance cases is not at {SHARED_DIR} "
+        "(expected ../shared beside the project; set SPINE_AUTH_SHARED_DIR to its path)"
+    )
 CASES_DIR = SHARED_DIR / "cases"
 DATA_DIR = SHARED_DIR / "data"
 CHECK_RESULT_SCHEMA = SHARED_DIR / "contracts" / "check-result.schema.json"
