@@ -70,6 +70,18 @@ def fhir_server(sandbox_ports: dict[str, int], tmp_path_factory: pytest.TempPath
         handle.stop()
 
 
+@pytest.fixture
+def empty_fhir_server(fhir_server: Any) -> Iterator[Any]:
+    """The session FHIR server emptied, with its default settings (auth off); emptied and put back afterwards."""
+    fhir_server.reset()
+    fhir_server.configure()
+    try:
+        yield fhir_server
+    finally:
+        fhir_server.configure()
+        fhir_server.reset()
+
+
 @pytest.fixture(scope="session")
 def auth_server(sandbox_ports: dict[str, int], fhir_server: Any) -> Iterator[Any]:
     """The SMART authorization server in front of `fhir_server`."""

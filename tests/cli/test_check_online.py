@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,15 +23,6 @@ CASES = {
     "pars-injection-bme-ready": ["--procedure", "pars-injection", "--levels", "L5"],
 }  # fmt: skip
 COMMON = ["--side", "bilateral", "--as-of", "2026-11-15", "--format", "json"]
-
-
-@pytest.fixture
-def sandbox(fhir_server: Any) -> Iterator[Any]:
-    fhir_server.reset()
-    fhir_server.configure(require_auth=False, delay_ms=0)
-    yield fhir_server
-    fhir_server.reset()
-    fhir_server.configure(require_auth=False, delay_ms=0)
 
 
 def load(base_url: str, name: str) -> tuple[Path, str]:
@@ -55,9 +45,9 @@ def essentials(result: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_online_gives_the_same_result_as_the_bundle(sandbox: Any, name: str) -> None:
-    path, patient = load(sandbox.base_url, name)
-    online = run_check("--fhir-base", sandbox.base_url, "--patient", patient, *CASES[name], *COMMON)
+def test_online_gives_the_same_result_as_the_bundle(empty_fhir_server: Any, name: str) -> None:
+    path, patient = load(empty_fhir_server.base_url, name)
+    online = run_check("--fhir-base", empty_fhir_server.base_url, "--patient", patient, *CASES[name], *COMMON)
     offline = run_check("--bundle", str(path), *CASES[name], *COMMON)
     assert (online.exit_code, online.stderr) == (0, "")
     result = online.json()
@@ -65,20 +55,20 @@ def test_online_gives_the_same_result_as_the_bundle(sandbox: Any, name: str) -> 
     assert essentials(result) == essentials(offline.json())
 
 
-def test_an_unknown_patient_is_bad_input(sandbox: Any) -> None:
-    run = run_check("--fhir-base", sandbox.base_url, "--patient", "no-such-patient", *CASES["pars-injection-bme-ready"],
-                    *COMMON)  # fmt: skip
+def test_an_unknown_patient_is_bad_input(empty_fhir_server: Any) -> None:
+    run = run_check("--fhir-base", empty_fhir_server.base_url, "--patient", "no-such-patient",
+                    *CASES["pars-injection-bme-ready"], *COMMON)  # fmt: skip
     assert (run.exit_code, run.stdout) == (2, "")
     assert "unknown patient id 'no-such-patient'" in run.stderr and run.stderr.count("\n") == 1
 
 
 @pytest.mark.parametrize("token", [None, "not-a-real-token"])
-def test_a_refused_token_is_a_server_failure(sandbox: Any, auth_server: Any, token: str | None) -> None:
-    _, patient = load(sandbox.base_url, "pars-injection-bme-ready")
-    sandbox.configure(require_auth=True)
+def test_a_refused_token_is_a_server_failure(empty_fhir_server: Any, auth_server: Any, token: str | None) -> None:
+    _, patient = load(empty_fhir_server.base_url, "pars-injection-bme-ready")
+    empty_fhir_server.configure(require_auth=True)
     env = {"SMART_APP_FHIR_TOKEN": token} if token else None
-    run = run_check("--fhir-base", sandbox.base_url, "--patient", patient, *CASES["pars-injection-bme-ready"], *COMMON,
-                    env=env)  # fmt: skip
+    run = run_check("--fhir-base", empty_fhir_server.base_url, "--patient", patient,
+                    *CASES["pars-injection-bme-ready"], *COMMON, env=env)  # fmt: skip
     assert (run.exit_code, run.stdout) == (3, "")
     assert "HTTP 401" in run.stderr
     assert token is None or token not in run.stderr
@@ -98,16 +88,18 @@ def test_a_server_error_exits_3_with_its_diagnostics() -> None:
     assert "HTTP 500" in run.stderr and "database unavailable" in run.stderr
 
 
-def test_an_implanted_stimulator_read_online_proves_tx_03(sandbox: Any) -> None:
+def test_an_implanted_stimulator_read_online_proves_tx_03(empty_fhir_server: Any) -> None:
     """The Device search belongs to the record fetch: without it TX-03 would be unknown online."""
     from smart_app.sandbox.seed import acceptance_cases, seed_server
 
     name = "lumbar-facet-therapeutic-stimulator-ready"
     [case] = [c for c in acceptance_cases() if c["name"] == name]
-    seed_server(sandbox.base_url, only=[name])
+    seed_server(empty_fhir_server.base_url, only=[name])
     args = case["args"]
     request = ["--procedure", args["procedure"], "--intent", args["intent"], "--levels", args["levels"]]
-    online = run_check("--fhir-base", sandbox.base_url, "--patient", case["patient"].split("/")[1], *request, *COMMON)
+    online = run_check(
+        "--fhir-base", empty_fhir_server.base_url, "--patient", case["patient"].split("/")[1], *request, *COMMON
+    )
     [tx03] = [c for c in online.json()["criteria"] if c["id"] == "TX-03"]
     assert tx03["status"] == "met"
     assert any(e["reference"].startswith("Device/") for e in tx03["evidence"])

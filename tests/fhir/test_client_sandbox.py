@@ -5,7 +5,6 @@ read-after-write, and the server's own error answers.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -14,16 +13,6 @@ from smart_app.fhir.client import FhirClient
 from smart_app.fhir.errors import FhirInvalid, FhirNotFound
 
 pytestmark = pytest.mark.sandbox
-
-
-@pytest.fixture
-def sandbox(fhir_server: Any) -> Iterator[Any]:
-    """The sandbox FHIR server, emptied, with default settings and auth off; put back afterwards."""
-    fhir_server.reset()
-    fhir_server.configure(require_auth=False, delay_ms=0)
-    yield fhir_server
-    fhir_server.reset()
-    fhir_server.configure(require_auth=False, delay_ms=0)
 
 
 def load(client: FhirClient, resources: list[dict[str, Any]]) -> list[str]:
@@ -55,8 +44,8 @@ def new_patient(client: FhirClient) -> str:
     return str(created.resource["id"])
 
 
-def test_paging_across_pages_loses_and_repeats_nothing(sandbox: Any) -> None:
-    client = FhirClient(sandbox.base_url)
+def test_paging_across_pages_loses_and_repeats_nothing(empty_fhir_server: Any) -> None:
+    client = FhirClient(empty_fhir_server.base_url)
     patient_id = new_patient(client)
     subject = {"reference": f"Patient/{patient_id}"}
     loaded = load(
@@ -72,8 +61,8 @@ def test_paging_across_pages_loses_and_repeats_nothing(sandbox: Any) -> None:
     assert result.complete and result.warnings == []
 
 
-def test_page_cap_against_the_server(sandbox: Any) -> None:
-    client = FhirClient(sandbox.base_url, max_pages=2)
+def test_page_cap_against_the_server(empty_fhir_server: Any) -> None:
+    client = FhirClient(empty_fhir_server.base_url, max_pages=2)
     patient_id = new_patient(client)
     subject = {"reference": f"Patient/{patient_id}"}
     load(client, [{"resourceType": "Condition", "subject": subject, "code": {"text": f"c{i}"}} for i in range(7)])
@@ -85,26 +74,26 @@ def test_page_cap_against_the_server(sandbox: Any) -> None:
     assert "the cap of 2 pages was reached" in result.warnings[0]
 
 
-def test_open_mode_sends_no_authorization_header(sandbox: Any) -> None:
-    open_client = FhirClient(sandbox.base_url, token_source=None)
+def test_open_mode_sends_no_authorization_header(empty_fhir_server: Any) -> None:
+    open_client = FhirClient(empty_fhir_server.base_url, token_source=None)
     patient_id = new_patient(open_client)
-    sandbox.reset_stats()
+    empty_fhir_server.reset_stats()
 
     open_client.read("Patient", patient_id)
     open_client.search("Condition", {"patient": f"Patient/{patient_id}"})
     open_client.capabilities()
 
-    stats = sandbox.stats()
+    stats = empty_fhir_server.stats()
     assert stats["requests"] == 3
     assert stats["withAuthorization"] == 0
 
     # The counter does count the header when one is sent (the server has auth off, so it is ignored).
-    FhirClient(sandbox.base_url, token_source=lambda: "any-token").capabilities()
-    assert sandbox.stats()["withAuthorization"] == 1
+    FhirClient(empty_fhir_server.base_url, token_source=lambda: "any-token").capabilities()
+    assert empty_fhir_server.stats()["withAuthorization"] == 1
 
 
-def test_read_after_write_sees_the_new_resource(sandbox: Any) -> None:
-    client = FhirClient(sandbox.base_url)
+def test_read_after_write_sees_the_new_resource(empty_fhir_server: Any) -> None:
+    client = FhirClient(empty_fhir_server.base_url)
     patient_id = new_patient(client)
     identifier = f"urn:uuid:{uuid.uuid4()}"
     params = {"identifier": f"urn:ietf:rfc:3986|{identifier}"}
@@ -127,8 +116,8 @@ def test_read_after_write_sees_the_new_resource(sandbox: Any) -> None:
     assert [r["id"] for r in found.resources] == [written.resource["id"]]
 
 
-def test_server_errors_arrive_typed_with_their_outcome(sandbox: Any) -> None:
-    client = FhirClient(sandbox.base_url)
+def test_server_errors_arrive_typed_with_their_outcome(empty_fhir_server: Any) -> None:
+    client = FhirClient(empty_fhir_server.base_url)
 
     with pytest.raises(FhirNotFound) as missing:
         client.read("Patient", "no-such-patient")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -13,15 +12,6 @@ from smart_app.fhir.client import FhirClient
 from smart_app.fhir.record import RECORD_INCLUDED_TYPES, RECORD_SEARCHES, RECORD_TYPES, fetch_patient_record
 
 pytestmark = pytest.mark.sandbox
-
-
-@pytest.fixture
-def sandbox(fhir_server: Any) -> Iterator[Any]:
-    fhir_server.reset()
-    fhir_server.configure(require_auth=False, delay_ms=0)
-    yield fhir_server
-    fhir_server.reset()
-    fhir_server.configure(require_auth=False, delay_ms=0)
 
 
 MEDICATION_URL = "urn:uuid:medication"  # replaced per load: fullUrls of the resources read by `_include`
@@ -108,8 +98,8 @@ def load_patient(client: FhirClient, *, many: int) -> tuple[str, set[str]]:
     return patient_id, references
 
 
-def test_batch_fetch_returns_exactly_the_resources_loaded(sandbox: Any) -> None:
-    client = FhirClient(sandbox.base_url)
+def test_batch_fetch_returns_exactly_the_resources_loaded(empty_fhir_server: Any) -> None:
+    client = FhirClient(empty_fhir_server.base_url)
     patient_id, loaded = load_patient(client, many=17)
     load_patient(client, many=3)  # another patient, never to be seen
 
@@ -127,18 +117,18 @@ def test_batch_fetch_returns_exactly_the_resources_loaded(sandbox: Any) -> None:
     assert record.page_count == len(RECORD_SEARCHES) + 3
 
 
-def test_request_count_agrees_with_the_server(sandbox: Any) -> None:
-    client = FhirClient(sandbox.base_url)
+def test_request_count_agrees_with_the_server(empty_fhir_server: Any) -> None:
+    client = FhirClient(empty_fhir_server.base_url)
     patient_id, _ = load_patient(client, many=9)
-    sandbox.reset_stats()
+    empty_fhir_server.reset_stats()
 
     record = fetch_patient_record(client, patient_id, page_size=4)
 
-    assert sandbox.request_count() == record.request_count == 1 + 2
+    assert empty_fhir_server.request_count() == record.request_count == 1 + 2
 
 
-def test_readable_types_are_honoured_against_the_server(sandbox: Any) -> None:
-    client = FhirClient(sandbox.base_url)
+def test_readable_types_are_honoured_against_the_server(empty_fhir_server: Any) -> None:
+    client = FhirClient(empty_fhir_server.base_url)
     patient_id, loaded = load_patient(client, many=2)
 
     record = fetch_patient_record(client, patient_id, readable_types={"Patient", "Condition", "Coverage"})

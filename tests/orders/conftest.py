@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,13 +15,11 @@ from tests.orders.samples import PRACTITIONER, RECORDED, rfa_bundle, rfa_record
 
 
 @pytest.fixture
-def ehr(fhir_server: Any) -> Iterator[FhirClient]:
+def ehr(empty_fhir_server: Any) -> FhirClient:
     """A client of the sandbox holding only the public case's record (the sandbox is emptied again after)."""
-    fhir_server.reset()
-    client = FhirClient(fhir_server.base_url)
+    client = FhirClient(empty_fhir_server.base_url)
     client.transaction(rfa_bundle())
-    yield client
-    fhir_server.reset()
+    return client
 
 
 @pytest.fixture

@@ -126,12 +126,8 @@ def test_every_code_the_builder_uses_is_in_a_valueset() -> None:
 
 
 @pytest.mark.sandbox
-def test_examples_and_generated_resources_round_trip_through_the_sandbox(fhir_server: Any) -> None:
-    fhir_server.reset()
-    try:
-        _round_trip(FhirClient(fhir_server.base_url))
-    finally:
-        fhir_server.reset()
+def test_examples_and_generated_resources_round_trip_through_the_sandbox(empty_fhir_server: Any) -> None:
+    _round_trip(FhirClient(empty_fhir_server.base_url))
 
 
 def _round_trip(client: FhirClient) -> None:

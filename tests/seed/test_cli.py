@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -21,14 +20,10 @@ def run(*args: str, env: dict[str, str] | None = None) -> Result:
 
 
 @pytest.fixture
-def server(fhir_server: Any) -> Iterator[Any]:
-    fhir_server.reset()
-    fhir_server.reset_stats()
-    try:
-        yield fhir_server
-    finally:
-        fhir_server.configure()
-        fhir_server.reset()
+def server(empty_fhir_server: Any) -> Any:
+    """The emptied FHIR server with its request counters at zero."""
+    empty_fhir_server.reset_stats()
+    return empty_fhir_server
 
 
 def test_only_accepts_repeated_and_comma_separated_names() -> None:
