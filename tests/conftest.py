@@ -13,9 +13,13 @@ import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from smart_app.store.crypto import TokenCipher
+    from smart_app.store.db import Database
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 # The shared folder sits beside the project (../shared); SPINE_AUTH_SHARED_DIR points elsewhere when it does not.
@@ -96,6 +100,27 @@ def auth_server(sandbox_ports: dict[str, int], fhir_server: Any) -> Iterator[Any
         yield handle
     finally:
         handle.stop()
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> Iterator[Database]:
+    """A fresh SQLite database of the app's tables in the test's temporary folder."""
+    from smart_app.store.db import Database
+
+    db = Database(f"sqlite:///{tmp_path / 'app.sqlite'}")
+    db.create_all()
+    try:
+        yield db
+    finally:
+        db.dispose()
+
+
+@pytest.fixture
+def cipher() -> TokenCipher:
+    """A cipher with one new key."""
+    from smart_app.store.crypto import TokenCipher, generate_fernet_key
+
+    return TokenCipher([generate_fernet_key()])
 
 
 @pytest.fixture(autouse=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,9 +22,7 @@ def ehr(empty_fhir_server: Any) -> FhirClient:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> DraftStore:
-    database = Database(f"sqlite:///{tmp_path / 'app.db'}")
-    database.create_all()
+def store(database: Database) -> DraftStore:
     return DraftStore(database)
 
 

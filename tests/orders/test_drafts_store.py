@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from sqlalchemy import text
 
-from smart_app.store.crypto import TokenCipher, generate_fernet_key
+from smart_app.store.crypto import TokenCipher
 from smart_app.store.db import Database
 from smart_app.store.drafts import DraftStore
 from tests.orders.samples import RECORDED, RFA_PATIENT
@@ -15,15 +13,8 @@ BUNDLE = {"resourceType": "Bundle", "type": "transaction", "entry": [{"resource"
           "name": [{"family": "Lopez"}]}, "request": {"method": "POST", "url": "Patient"}}]}  # fmt: skip
 
 
-def _database(tmp_path: Path) -> Database:
-    database = Database(f"sqlite:///{tmp_path / 'app.db'}")
-    database.create_all()
-    return database
-
-
-def test_a_kept_draft_is_encrypted_at_rest_and_exported_intact(tmp_path: Path) -> None:
-    database = _database(tmp_path)
-    store = DraftStore(database, TokenCipher([generate_fernet_key()]))
+def test_a_kept_draft_is_encrypted_at_rest_and_exported_intact(database: Database, cipher: TokenCipher) -> None:
+    store = DraftStore(database, cipher)
     store.keep(order_key="k1", patient=RFA_PATIENT, fhir_base="http://ehr/fhir", bundle=BUNDLE,
                reason="refused", diagnostics="error forbidden", now=RECORDED)  # fmt: skip
     with database.engine.connect() as connection:
@@ -34,8 +25,8 @@ def test_a_kept_draft_is_encrypted_at_rest_and_exported_intact(tmp_path: Path) -
     assert kept is not None and kept.reason == "refused" and kept.diagnostics == "error forbidden"
 
 
-def test_saving_the_same_order_again_replaces_its_draft_and_forget_drops_it(tmp_path: Path) -> None:
-    store = DraftStore(_database(tmp_path))
+def test_saving_the_same_order_again_replaces_its_draft_and_forget_drops_it(database: Database) -> None:
+    store = DraftStore(database)
     for reason in ("first", "second"):
         store.keep(order_key="k1", patient=RFA_PATIENT, fhir_base="http://ehr/fhir", bundle=BUNDLE, reason=reason,
                    now=RECORDED)  # fmt: skip

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import html as html_text
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
 
@@ -14,7 +13,7 @@ import pytest
 from smart_app.sandbox.constants import SANDBOX_PRACTITIONER_ID
 from smart_app.sandbox.seed.catalog import SeedPatient
 from smart_app.store.attestations import AttestationRow, AttestationStore, answers_of
-from smart_app.store.crypto import TokenCipher, generate_fernet_key
+from smart_app.store.crypto import TokenCipher
 from smart_app.store.db import Database
 from smart_app.store.launches import get_launch
 from tests.web.conftest import Browser, RunningApp
@@ -183,10 +182,8 @@ def _attested_at(app: RunningApp, launch_id: str, criterion: str) -> str:
         return str(db.query(AttestationRow).filter_by(launch_id=launch_id, criterion_id=criterion).one().attested_at)
 
 
-def test_the_store_replaces_withdraws_and_forgets_per_launch(tmp_path: Path) -> None:
-    database = Database(f"sqlite:///{tmp_path / 'app.db'}")
-    database.create_all()
-    store = AttestationStore(database, TokenCipher([generate_fernet_key()]))
+def test_the_store_replaces_withdraws_and_forgets_per_launch(database: Database, cipher: TokenCipher) -> None:
+    store = AttestationStore(database, cipher)
     when = datetime(2026, 11, 21, 9, 30, tzinfo=UTC)
     common = {"launch_id": "L1", "request_key": "k1", "attested_by": "Practitioner/7", "now": when}
     store.attest(criterion_id="GEN-07", status="met", note="first", **common)
