@@ -20,14 +20,11 @@ from tests.sandbox.test_auth_server_support import (
     create_patient,
     ec_client_key,
     introspect,
-    patient_id,
-    public_app,
     register_app,
     rsa_client_key,
     server_keys,
 )
 
-__all__ = ["patient_id", "public_app"]  # fixtures
 SCOPE = "openid fhirUser patient/Patient.rs patient/Condition.read offline_access"
 
 

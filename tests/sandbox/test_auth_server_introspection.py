@@ -12,12 +12,8 @@ from tests.sandbox.test_auth_server_support import (
     TIMEOUT,
     SmartTestApp,
     introspect,
-    patient_id,
-    public_app,
     register_app,
 )
-
-__all__ = ["patient_id", "public_app"]  # fixtures
 
 
 def test_introspection_reports_active_then_inactive_after_expiry(auth_server: AuthServerHandle) -> None:

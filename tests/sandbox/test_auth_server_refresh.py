@@ -10,12 +10,9 @@ from tests.sandbox.test_auth_server_support import (
     TIMEOUT,
     SmartTestApp,
     introspect,
-    patient_id,
-    public_app,
     register_app,
 )
 
-__all__ = ["patient_id", "public_app"]  # fixtures
 SCOPE = "patient/Patient.rs patient/Condition.rs offline_access"
 
 

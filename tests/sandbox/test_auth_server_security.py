@@ -17,13 +17,10 @@ from tests.sandbox.test_auth_server_support import (
     ec_client_key,
     introspect,
     location_params,
-    patient_id,
-    public_app,
     register_app,
     rsa_client_key,
 )
 
-__all__ = ["patient_id", "public_app"]  # fixtures
 SCOPE = "launch patient/Patient.rs"
 
 

@@ -12,10 +12,8 @@ from tests.sandbox.test_auth_server_support import (
     SmartTestApp,
     create_patient,
     location_params,
-    public_app,
 )
 
-__all__ = ["public_app"]  # fixtures
 SCOPE = "launch/patient openid fhirUser patient/Patient.rs"
 
 

@@ -10,13 +10,11 @@ import secrets
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import pytest
 import requests
 from joserfc import jwt
 from joserfc.jwk import ECKey, KeySet, RSAKey
@@ -264,20 +262,3 @@ def introspect(server: AuthServerHandle, token: str, auth: tuple[str, str] | Non
 
 def server_keys(server: AuthServerHandle) -> KeySet:
     return KeySet.import_key_set(requests.get(f"{server.base_url}/jwks", timeout=TIMEOUT).json())
-
-
-@pytest.fixture
-def patient_id(fhir_server: Any) -> str:
-    return create_patient(fhir_server.base_url)
-
-
-@pytest.fixture
-def public_app(auth_server: AuthServerHandle) -> SmartTestApp:
-    return register_app(auth_server)
-
-
-@pytest.fixture
-def switches_restored(auth_server: AuthServerHandle) -> Iterator[AuthServerHandle]:
-    auth_server.reset_switches()
-    yield auth_server
-    auth_server.reset_switches()

@@ -13,12 +13,8 @@ from tests.sandbox.test_auth_server_support import (
     SmartTestApp,
     introspect,
     location_params,
-    patient_id,
-    public_app,
-    switches_restored,
 )
 
-__all__ = ["patient_id", "public_app", "switches_restored"]  # fixtures
 pytestmark = pytest.mark.usefixtures("switches_restored")
 
 

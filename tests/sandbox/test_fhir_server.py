@@ -19,7 +19,6 @@ from tests.sandbox.test_fhir_server_support import (
     TIMEOUT,
     Fhir,
     assert_outcome,
-    fhir,
     link,
     load_patient_with_observations,
     new_id,
@@ -29,8 +28,6 @@ from tests.sandbox.test_fhir_server_support import (
     put_entry,
     transaction,
 )
-
-__all__ = ["fhir"]  # fixture
 
 INVALID_PATIENTS: dict[str, tuple[dict[str, Any], str, str]] = {
     "malformed-date": ({"birthDate": "1970-2-3"}, "structure", "Patient.birthDate"),

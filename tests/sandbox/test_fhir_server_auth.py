@@ -5,14 +5,13 @@ batches and transactions, the Patient-compartment restriction of `patient/` scop
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import requests
 
 from smart_app.sandbox.auth import AuthServerHandle
-from tests.sandbox.test_auth_server_support import SmartTestApp, public_app
+from tests.sandbox.test_auth_server_support import SmartTestApp
 from tests.sandbox.test_fhir_server_support import (
     TIMEOUT,
     Fhir,
@@ -24,8 +23,6 @@ from tests.sandbox.test_fhir_server_support import (
     put_entry,
     transaction,
 )
-
-__all__ = ["public_app"]  # fixture
 
 
 class Sandbox:
@@ -55,15 +52,11 @@ class Sandbox:
 
 
 @pytest.fixture
-def sandbox(fhir_server: Any, auth_server: AuthServerHandle) -> Iterator[Sandbox]:
-    fhir_server.reset()
-    fhir_server.configure()
-    loaded = Sandbox(fhir_server, auth_server)
-    fhir_server.configure(require_auth=True)
-    try:
-        yield loaded
-    finally:
-        fhir_server.configure()
+def sandbox(empty_fhir_server: Any, auth_server: AuthServerHandle) -> Sandbox:
+    """Two patients with an Observation each and a Practitioner, on a server that requires a token."""
+    loaded = Sandbox(empty_fhir_server, auth_server)
+    empty_fhir_server.configure(require_auth=True)
+    return loaded
 
 
 def status_of(response: requests.Response) -> int:

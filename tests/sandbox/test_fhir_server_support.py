@@ -4,10 +4,8 @@ Bundles. No tests here."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 import requests
 
 TIMEOUT = 30
@@ -134,14 +132,3 @@ def assert_outcome(response: requests.Response, status: int, code: str | None = 
     if code is not None:
         assert code in [issue["code"] for issue in body["issue"]], body
     return body
-
-
-@pytest.fixture
-def fhir(fhir_server: Any) -> Iterator[Fhir]:
-    """A client on a clean, open server (data dropped, config back to the defaults)."""
-    fhir_server.reset()
-    fhir_server.configure()
-    client = Fhir(fhir_server.base_url)
-    yield client
-    client.session.close()
-    fhir_server.configure()
