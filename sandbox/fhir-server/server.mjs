@@ -1,7 +1,12 @@
 // The spine-auth sandbox FHIR R4 server: Medplum's FHIR router and in-memory repository behind node:http.
 //
 //   node server.mjs --port P [--host 127.0.0.1] [--auth-base URL] [--introspection-client ID:SECRET]
-//                   [--require-auth] [--default-count N] [--max-count N]
+//                   [--require-auth] [--default-count N] [--max-count N] [--exit-with-parent]
+//
+// --exit-with-parent: stop when standard input reaches its end, i.e. when the process that started the server and
+// holds the other end of the pipe is gone, however it died (the Python launcher uses it, so no server outlives it).
+// The introspection client may also come from the environment (SANDBOX_INTROSPECTION_CLIENT=ID:SECRET), which keeps
+// the secret out of the process list.
 //
 // Prints {"event": "listening", "port": P, "base": "http://127.0.0.1:P/fhir"} on stdout when ready, then one JSON
 // line per request (method, path without query, status, milliseconds). Bodies and tokens are never logged.
@@ -33,6 +38,7 @@ function parseOptions(argv) {
       'require-auth': { type: 'boolean', default: false },
       'default-count': { type: 'string', default: '20' },
       'max-count': { type: 'string', default: '500' },
+      'exit-with-parent': { type: 'boolean', default: false },
     },
     strict: true,
   });
@@ -41,20 +47,27 @@ function parseOptions(argv) {
   const defaultCount = integer(values['default-count'], '--default-count', 1, maxCount);
   const authBase = values['auth-base']?.replace(/\/+$/, '');
   let introspectionClient;
-  if (values['introspection-client']) {
-    const separator = values['introspection-client'].indexOf(':');
+  const clientText = values['introspection-client'] ?? process.env.SANDBOX_INTROSPECTION_CLIENT;
+  if (clientText) {
+    const separator = clientText.indexOf(':');
     if (separator <= 0) {
-      throw new Error('--introspection-client must be ID:SECRET');
+      throw new Error('--introspection-client (or SANDBOX_INTROSPECTION_CLIENT) must be ID:SECRET');
     }
-    introspectionClient = {
-      id: values['introspection-client'].slice(0, separator),
-      secret: values['introspection-client'].slice(separator + 1),
-    };
+    introspectionClient = { id: clientText.slice(0, separator), secret: clientText.slice(separator + 1) };
   }
   if (values['require-auth'] && !authBase) {
     throw new Error('--require-auth needs --auth-base');
   }
-  return { port, host: values.host, authBase, introspectionClient, requireAuth: values['require-auth'], defaultCount, maxCount };
+  return {
+    port,
+    host: values.host,
+    authBase,
+    introspectionClient,
+    requireAuth: values['require-auth'],
+    defaultCount,
+    maxCount,
+    exitWithParent: values['exit-with-parent'],
+  };
 }
 
 function integer(text, name, min, max) {
@@ -158,6 +171,11 @@ function main() {
   };
   process.on('SIGTERM', shutdown);
   process.on('SIGINT', shutdown);
+  if (options.exitWithParent) {
+    process.stdin.on('end', shutdown);
+    process.stdin.on('error', shutdown);
+    process.stdin.resume();
+  }
   process.on('unhandledRejection', (reason) => {
     process.stderr.write(`${JSON.stringify({ event: 'error', error: reason?.name ?? 'UnhandledRejection' })}\n`);
   });

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import signal
 import socket
 import sys
 import time
@@ -154,6 +155,7 @@ def sandbox(
     click.echo(f"\n  (started in {time.monotonic() - started:.1f} s)")
     sys.stdout.flush()
     server = running[1]
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)  # `kill`, `timeout`, a supervisor: stop as cleanly as Ctrl+C
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -162,6 +164,10 @@ def sandbox(
         server.server_close()
         auth.stop()
         fhir.stop()
+
+
+def _stop_on_sigterm(_signal_number: int, _frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _start_rest(

@@ -132,20 +132,25 @@ def start_fhir_server(
     command += ["--default-count", str(default_count), "--max-count", str(max_count)]
     if auth_base:
         command += ["--auth-base", auth_base]
-    if introspection_client:
-        command += ["--introspection-client", f"{introspection_client[0]}:{introspection_client[1]}"]
+    environment = dict(os.environ)
+    if introspection_client:  # in the environment, not on the command line: `ps` shows command lines
+        environment["SANDBOX_INTROSPECTION_CLIENT"] = f"{introspection_client[0]}:{introspection_client[1]}"
     if require_auth:
         command.append("--require-auth")
+    # The server reads our end of a pipe on stdin and stops when it closes: no server outlives this process,
+    # even when it is killed without a chance to clean up.
+    command.append("--exit-with-parent")
 
     started = time.monotonic()
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(
             command,
             cwd=SERVER_DIR,
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.PIPE,
             stdout=log_file,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            env=environment,
         )
     try:
         listening = _wait_for_listening(process, log_path, startup_timeout)
@@ -196,16 +201,18 @@ def _listening_event(log_path: Path) -> dict[str, Any] | None:
 
 
 def _stop_process_group(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=_STOP_GRACE_SECONDS)
-    except subprocess.TimeoutExpired:
+    if process.poll() is None:
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=_STOP_GRACE_SECONDS)
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=_STOP_GRACE_SECONDS)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=_STOP_GRACE_SECONDS)
+    if process.stdin is not None:
+        with contextlib.suppress(OSError):
+            process.stdin.close()
 
 
 def _tail(path: Path, lines: int) -> str:
