@@ -3,7 +3,8 @@
 One app per client type (`public`, `client_secret_basic`, `private_key_jwt`), each registered at the sandbox
 authorization server with its redirect URI, launch URL and (for private_key_jwt) our JWKS URL, plus one app whose
 only EHR is the sandbox FHIR server as an open server. A `Browser` is a `requests.Session` that keeps the app's
-Secure cookie on loopback http (as Chromium does for localhost) and follows redirects one at a time.
+Secure cookie on loopback http (as Chromium does for localhost) and follows redirects one at a time. `patients`
+and `seeded` put seed patients on the FHIR server; `chromium` is Debian's Chromium driven by Playwright.
 """
 
 from __future__ import annotations
@@ -11,11 +12,11 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from http.cookiejar import DefaultCookiePolicy
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
 import pytest
@@ -26,12 +27,33 @@ from requests.cookies import MockRequest
 from smart_app import create_app
 from smart_app.fhir.signing_keys import generate_signing_key
 from smart_app.sandbox.auth import ClientRegistration
+from smart_app.sandbox.seed.catalog import SeedPatient, seed_patients
+from smart_app.sandbox.seed.loader import seed_server
 from smart_app.web.server import make_app_server
 from smart_app.web.services import AppServices
 
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser as PlaywrightBrowser
+
 SEED_NAMES = ("lumbar-mbb-first-left-ready", "pars-chronic-defect-edema-ready")
+# The checklist, orders and browser-checklist tests' patients (fixture `seeded`).
+READY = "lumbar-mbb-first-left-ready"
+NOT_ELIGIBLE = "lumbar-mbb-disc-radiculopathy"
+NEEDS_DOCUMENTATION = "lumbar-mbb-no-disability-scale"
+ORDER_PATIENT = "lumbar-rfa-initial-right-ready"  # only the order tests write drafts for this patient
+CHECKLIST_PATIENTS = (READY, NOT_ELIGIBLE, NEEDS_DOCUMENTATION, ORDER_PATIENT)
 AUTH_METHODS = {"public": "none", "client_secret_basic": "client_secret_basic", "private_key_jwt": "private_key_jwt"}
 CLIENT_SECRET = "sandbox-client-secret-for-tests"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 class LoopbackSecureCookiePolicy(DefaultCookiePolicy):
@@ -205,17 +227,29 @@ def open_app_server(fhir_server: Any, tmp_path_factory: pytest.TempPathFactory) 
         running.stop()
 
 
+def seeded_on(fhir_server: Any, names: Sequence[str]) -> dict[str, SeedPatient]:
+    """The named seed patients by name, loaded on the FHIR server where missing (another test may have reset it)."""
+    found = {patient.name: patient for patient in seed_patients(names)}
+    missing = [
+        name
+        for name, patient in found.items()
+        if requests.get(f"{fhir_server.base_url}/Patient/{patient.id}", timeout=10).status_code != 200
+    ]
+    if missing:
+        seed_server(fhir_server.base_url, only=missing)
+    return found
+
+
 @pytest.fixture
 def patients(fhir_server: Any) -> list[str]:
-    """Two seed patients on the FHIR server (loaded again if another test reset the server)."""
-    from smart_app.sandbox.seed.catalog import seed_patients
-    from smart_app.sandbox.seed.loader import seed_server
+    """The ids of two seed patients on the FHIR server."""
+    return [patient.id for patient in seeded_on(fhir_server, SEED_NAMES).values()]
 
-    ids = [patient.id for patient in seed_patients(SEED_NAMES)]
-    missing = [i for i in ids if requests.get(f"{fhir_server.base_url}/Patient/{i}", timeout=10).status_code != 200]
-    if missing:
-        seed_server(fhir_server.base_url, only=SEED_NAMES)
-    return ids
+
+@pytest.fixture
+def seeded(fhir_server: Any) -> dict[str, SeedPatient]:
+    """The checklist's seed patients on the FHIR server, by name."""
+    return seeded_on(fhir_server, CHECKLIST_PATIENTS)
 
 
 @pytest.fixture
@@ -245,3 +279,16 @@ def sent_to(requests_sent: list[requests.PreparedRequest], base: str) -> list[re
 def sent_elsewhere(requests_sent: list[requests.PreparedRequest], app: RunningApp) -> list[requests.PreparedRequest]:
     """Requests not addressed to the app itself (i.e. what the app sent out)."""
     return [r for r in requests_sent if not (r.url or "").startswith(app.url)]
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[PlaywrightBrowser]:
+    """Debian's Chromium, headless, driven by Playwright (one per test module)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True)
+        try:
+            yield browser
+        finally:
+            browser.close()

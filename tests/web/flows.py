@@ -11,24 +11,27 @@ import requests
 from tests.web.conftest import Browser, RunningApp, hidden_inputs
 
 
+def _app_launch_url(browser: Browser, app: RunningApp, auth_server: Any, patient_id: str) -> str:
+    """Click "Launch" in the sandbox EHR for `patient_id`; returns the app's `/launch?iss=…&launch=…` URL."""
+    start = f"{auth_server.base_url}/ehr/launch?" + urlencode({"patient": patient_id, "client_id": app.client_id})
+    response = browser.get(start, allow_redirects=False)
+    assert response.status_code == 302, response.text
+    location: str = response.headers["Location"]
+    assert location.startswith(f"{app.url}/launch.html?"), location
+    # launch.html (static/launch.js) forwards iss and launch to /launch; a browser runs that script.
+    return location.replace("/launch.html?", "/launch?", 1)
+
+
 def ehr_launch(
     browser: Browser, app: RunningApp, auth_server: Any, patient_id: str, **kwargs: Any
 ) -> requests.Response:
     """Click "Launch" in the sandbox EHR for `patient_id` and follow every hop to the app's first page."""
-    start = f"{auth_server.base_url}/ehr/launch?" + urlencode({"patient": patient_id, "client_id": app.client_id})
-    response = browser.get(start, allow_redirects=False)
-    assert response.status_code == 302, response.text
-    location = response.headers["Location"]
-    assert location.startswith(f"{app.url}/launch.html?"), location
-    # launch.html (static/launch.js) forwards iss and launch to /launch; a browser runs that script.
-    return browser.follow(location.replace("/launch.html?", "/launch?", 1), **kwargs)
+    return browser.follow(_app_launch_url(browser, app, auth_server, patient_id), **kwargs)
 
 
 def start_launch(browser: Browser, app: RunningApp, auth_server: Any, patient_id: str) -> str:
     """An EHR launch up to the authorize redirect; returns the authorize URL (not yet visited)."""
-    start = f"{auth_server.base_url}/ehr/launch?" + urlencode({"patient": patient_id, "client_id": app.client_id})
-    location = browser.get(start, allow_redirects=False).headers["Location"]
-    response = browser.get(location.replace("/launch.html?", "/launch?", 1), allow_redirects=False)
+    response = browser.get(_app_launch_url(browser, app, auth_server, patient_id), allow_redirects=False)
     assert response.status_code == 302, response.text
     authorize_url: str = response.headers["Location"]
     return authorize_url

@@ -4,33 +4,18 @@ the verdict, open an evidence link, save the draft order; and the page inside th
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.sync_api import Browser as PlaywrightBrowser
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Page
 
 from smart_app.sandbox.seed.catalog import SeedPatient
-from tests.web.conftest import RunningApp
-from tests.web.test_browser import CHROMIUM, CHROMIUM_FLAGS
-from tests.web.test_checklist_support import NEEDS_DOCUMENTATION, ORDER_PATIENT, seeded
-
-__all__ = ["seeded"]
+from tests.web.conftest import NEEDS_DOCUMENTATION, ORDER_PATIENT, RunningApp
 
 # Set to a folder to keep screenshots of the pages (for a look at the layout).
 SCREENSHOTS = os.environ.get("SPINE_AUTH_SCREENSHOTS")
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[PlaywrightBrowser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 def snapshot(page: Page, name: str) -> None:

@@ -13,22 +13,16 @@ import requests
 
 from smart_app.sandbox.seed.catalog import SeedPatient
 from smart_app.web.evidence import describe
-from tests.web.conftest import Browser, RunningApp, hidden_inputs
+from tests.web.conftest import NEEDS_DOCUMENTATION, NOT_ELIGIBLE, READY, Browser, RunningApp, hidden_inputs
 from tests.web.test_checklist_support import (
-    NEEDS_DOCUMENTATION,
-    NOT_ELIGIBLE,
-    READY,
     PageStructure,
     checklist_url,
     expected_check,
     launch,
     request_of,
-    seeded,
     shown_criteria,
     shown_verdict,
 )
-
-__all__ = ["seeded"]  # the fixture, imported for these tests
 
 
 @pytest.mark.sandbox

@@ -10,19 +10,13 @@ import pytest
 import responses
 
 from smart_app.sandbox.seed.catalog import SeedPatient
-from tests.web.conftest import Browser, RunningApp
+from tests.web.conftest import NEEDS_DOCUMENTATION, NOT_ELIGIBLE, READY, Browser, RunningApp
 from tests.web.test_checklist_support import (
-    NEEDS_DOCUMENTATION,
-    NOT_ELIGIBLE,
-    READY,
     expected_check,
     launch,
     request_of,
-    seeded,
     validate_check_result,
 )
-
-__all__ = ["seeded"]
 
 
 def issues(response: Any) -> list[dict[str, Any]]:

@@ -16,21 +16,17 @@ from smart_app.store.attestations import AttestationRow, AttestationStore, answe
 from smart_app.store.crypto import TokenCipher
 from smart_app.store.db import Database
 from smart_app.store.launches import get_launch
-from tests.web.conftest import Browser, RunningApp
+from tests.web.conftest import NEEDS_DOCUMENTATION, Browser, RunningApp
 from tests.web.test_checklist_support import (
-    NEEDS_DOCUMENTATION,
     checklist_url,
     expected_check,
     form_action,
     form_fields,
     launch,
     request_of,
-    seeded,
     shown_criteria,
     shown_verdict,
 )
-
-__all__ = ["seeded"]
 
 NOTE = "ODI 38 % recorded on paper intake form, scanned 2026-10-20"
 

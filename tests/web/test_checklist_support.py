@@ -14,39 +14,16 @@ from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urlencode
 
-import pytest
-import requests
 from jsonschema import Draft202012Validator, FormatChecker
 
 from smart_app.core.model import CheckRequest
 from smart_app.fhir.client import FhirClient
 from smart_app.fhir.record import fetch_patient_record
-from smart_app.sandbox.seed.catalog import SeedPatient, seed_patients
-from smart_app.sandbox.seed.loader import seed_server
+from smart_app.sandbox.seed.catalog import SeedPatient
 from smart_app.workflow.check import run_check
 from tests.conftest import CHECK_RESULT_SCHEMA
 from tests.web.conftest import Browser, RunningApp, hidden_inputs
 from tests.web.flows import ehr_launch
-
-READY = "lumbar-mbb-first-left-ready"
-NOT_ELIGIBLE = "lumbar-mbb-disc-radiculopathy"
-NEEDS_DOCUMENTATION = "lumbar-mbb-no-disability-scale"
-ORDER_PATIENT = "lumbar-rfa-initial-right-ready"  # only the order tests write drafts for this patient
-SEEDED = (READY, NOT_ELIGIBLE, NEEDS_DOCUMENTATION, ORDER_PATIENT)
-
-
-@pytest.fixture
-def seeded(fhir_server: Any) -> dict[str, SeedPatient]:
-    """The checklist's seed patients on the FHIR server (loaded again when another test reset the server)."""
-    found = {patient.name: patient for patient in seed_patients(SEEDED)}
-    missing = [
-        name
-        for name, patient in found.items()
-        if requests.get(f"{fhir_server.base_url}/Patient/{patient.id}", timeout=10).status_code != 200
-    ]
-    if missing:
-        seed_server(fhir_server.base_url, only=missing)
-    return found
 
 
 def request_of(patient: SeedPatient, **changes: str) -> dict[str, str]:

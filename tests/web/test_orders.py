@@ -19,19 +19,15 @@ from pypdf import PdfReader
 from smart_app.core.documents import SYSTEM_REQUISITION
 from smart_app.sandbox.seed.catalog import SeedPatient
 from smart_app.store.drafts import DraftStore
-from tests.web.conftest import Browser, RunningApp
+from tests.web.conftest import ORDER_PATIENT, Browser, RunningApp
 from tests.web.test_checklist_support import (
-    ORDER_PATIENT,
     checklist_url,
     form_action,
     form_fields,
     launch,
     request_of,
-    seeded,
     validate_check_result,
 )
-
-__all__ = ["seeded"]
 
 NO_ORDER_WRITES = ["patient/ServiceRequest.*", "patient/DocumentReference.*"]
 
