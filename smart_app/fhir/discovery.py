@@ -6,14 +6,14 @@ names, and an unregistered `iss` must cause none (HL7/smart-app-launch#230).
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import requests
+
+from smart_app.fhir.ttl_cache import TtlCache
 
 DISCOVERY_TIMEOUT = (5.0, 10.0)
 ENDPOINT_FIELDS = (
@@ -142,35 +142,8 @@ def fetch_smart_configuration(
     return parse_smart_configuration(iss, document)
 
 
-class DiscoveryCache:
+class DiscoveryCache(TtlCache[SmartConfiguration]):
     """Per-issuer cache of smart-configuration documents, safe to share between request threads.
 
     `fetch(iss)` is called at most once per issuer per `ttl_seconds`; failures are not cached.
     """
-
-    def __init__(
-        self,
-        fetch: Callable[[str], SmartConfiguration],
-        *,
-        ttl_seconds: float = 3600.0,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._fetch = fetch
-        self._ttl = ttl_seconds
-        self._clock = clock
-        self._entries: dict[str, tuple[float, SmartConfiguration]] = {}
-        self._lock = threading.Lock()
-
-    def get(self, iss: str) -> SmartConfiguration:
-        with self._lock:
-            entry = self._entries.get(iss)
-            if entry is not None and self._clock() - entry[0] < self._ttl:
-                return entry[1]
-        configuration = self._fetch(iss)
-        with self._lock:
-            self._entries[iss] = (self._clock(), configuration)
-        return configuration
-
-    def forget(self, iss: str) -> None:
-        with self._lock:
-            self._entries.pop(iss, None)

@@ -9,9 +9,7 @@ refetch (key rotation).
 from __future__ import annotations
 
 import json
-import threading
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +17,8 @@ import requests
 from joserfc import jws, jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
+
+from smart_app.fhir.ttl_cache import TtlCache
 
 ID_TOKEN_ALGORITHMS = ("RS256", "RS384", "RS512", "ES256", "ES384", "PS256", "PS384")
 JWKS_TIMEOUT = (5.0, 10.0)
@@ -144,32 +144,12 @@ def fetch_openid_jwks_uri(
     return jwks_uri
 
 
-class JwksCache:
+class JwksCache(TtlCache[KeySet]):
     """JWK Sets per URL, refetched after `ttl_seconds` or once when a token names a `kid` we do not have."""
 
-    def __init__(
-        self,
-        fetch: Callable[[str], KeySet],
-        *,
-        ttl_seconds: float = 3600.0,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._fetch = fetch
-        self._ttl = ttl_seconds
-        self._clock = clock
-        self._entries: dict[str, tuple[float, KeySet]] = {}
-        self._lock = threading.Lock()
-
-    def get(self, jwks_uri: str, *, kid: str | None = None) -> KeySet:
-        with self._lock:
-            entry = self._entries.get(jwks_uri)
-        fresh = entry is not None and self._clock() - entry[0] < self._ttl
-        if entry is not None and fresh and (kid is None or _has_kid(entry[1], kid)):
-            return entry[1]
-        keys = self._fetch(jwks_uri)
-        with self._lock:
-            self._entries[jwks_uri] = (self._clock(), keys)
-        return keys
+    def keys_for(self, jwks_uri: str, kid: str | None) -> KeySet:
+        """The keys at `jwks_uri`, fetched again when the cached set lacks `kid` (key rotation)."""
+        return self.get(jwks_uri, usable=None if kid is None else lambda keys: _has_kid(keys, kid))
 
 
 def _has_kid(keys: KeySet, kid: str) -> bool:

@@ -34,6 +34,6 @@ def verify_identity(
             raise IdTokenError("id_token issuer is not the EHR's authorization server")
         issuer = claimed
     jwks_uri = configuration.jwks_uri or fetch_openid_jwks_uri(issuer, session=app_services.http)
-    keys = app_services.jwks.get(jwks_uri, kid=unverified_kid(id_token))
+    keys = app_services.jwks.keys_for(jwks_uri, unverified_kid(id_token))
     identity = verify_id_token(id_token, jwks=keys, issuer=issuer, client_id=client_id, nonce=nonce, now=int(now))
     return identity.fhir_user

@@ -5,7 +5,7 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import KeySet, RSAKey
 
-from smart_app.fhir.id_token import IdTokenError, unverified_issuer, unverified_kid, verify_id_token
+from smart_app.fhir.id_token import IdTokenError, JwksCache, unverified_issuer, unverified_kid, verify_id_token
 
 ISSUER = "https://ehr.example/auth"
 CLIENT = "spine-auth"
@@ -89,3 +89,26 @@ def test_real_clock_default_is_not_needed_for_a_fresh_token(issuer_key: RSAKey) 
     now = int(time.time())
     token = _id_token(issuer_key, iat=now, exp=now + 60)
     assert _verify(token, issuer_key, now=now).fhir_user == "Practitioner/abc"
+
+
+def test_the_jwks_cache_fetches_again_only_for_an_unknown_kid_or_after_the_ttl(issuer_key: RSAKey) -> None:
+    rotated = RSAKey.generate_key(2048, parameters={"kid": "issuer-2"})
+    published = [KeySet([issuer_key])]
+    fetched: list[str] = []
+    clock = [0.0]
+
+    def fetch(uri: str) -> KeySet:
+        fetched.append(uri)
+        return published[0]
+
+    cache = JwksCache(fetch, ttl_seconds=60, clock=lambda: clock[0])
+    uri = f"{ISSUER}/jwks"
+    first = cache.keys_for(uri, "issuer-1")
+    assert cache.keys_for(uri, "issuer-1") is first and cache.keys_for(uri, None) is first
+    assert fetched == [uri]
+    published[0] = KeySet([issuer_key, rotated])  # the issuer rotates its keys
+    assert [key.kid for key in cache.keys_for(uri, "issuer-2").keys] == ["issuer-1", "issuer-2"]
+    assert fetched == [uri, uri]
+    clock[0] = 61
+    cache.keys_for(uri, "issuer-1")
+    assert fetched == [uri, uri, uri]
