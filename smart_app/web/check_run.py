@@ -23,7 +23,7 @@ from smart_app.rules.loader import load_rules
 from smart_app.store.attestations import Attestation, AttestationStore, answers_of
 from smart_app.store.drafts import DraftStore
 from smart_app.web.errors import AppError
-from smart_app.web.forms import CheckForm
+from smart_app.web.forms import CheckForm, read_check_form
 from smart_app.web.launch_context import LaunchContext
 from smart_app.web.services import services
 from smart_app.workflow.check import run_check
@@ -89,6 +89,25 @@ def run_launch_check(
         fetch_seconds=fetched - started,
         check_seconds=time.perf_counter() - fetched,
     )
+
+
+def request_form(values: Mapping[str, Any]) -> CheckForm:
+    """The check request in `values` (a query, a form post or a JSON body), read against today's date and the
+    payers the rules know."""
+    return read_check_form(values, today=today(), payers=payer_ids())
+
+
+def valid_request_form(values: Mapping[str, Any]) -> CheckForm:
+    """`request_form` for an action behind a page, whose request was valid when the page was made.
+
+    Raises:
+        AppError: 400 when it is not valid.
+    """
+    form = request_form(values)
+    if not form.valid:
+        problems = "; ".join(form.errors.values())
+        raise AppError(400, "invalid-request", "Bad request", f"The request is not valid: {problems}")
+    return form
 
 
 def checked_request(context: LaunchContext, form: CheckForm) -> LaunchCheck:

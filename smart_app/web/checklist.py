@@ -32,9 +32,9 @@ from smart_app.web.check_run import (
     checked_request,
     draft_store,
     now,
-    payer_ids,
+    request_form,
     run_launch_check,
-    today,
+    valid_request_form,
 )
 from smart_app.web.errors import AppError
 from smart_app.web.evidence import belongs_to_patient, is_viewable, key_fields, title_of
@@ -43,7 +43,6 @@ from smart_app.web.forms import (
     COMMON_PARS_LEVELS,
     FORM_ERROR,
     CheckForm,
-    read_check_form,
     values_from_multidict,
 )
 from smart_app.web.launch_context import LaunchContext, load_launch_context
@@ -95,7 +94,7 @@ ORIGINS: dict[str, str] = {"record": "from the record", "request": "from the req
 @bp.get("/checklist")
 def page(launch_id: str) -> Response:
     context = load_launch_context(launch_id)
-    form = read_check_form(values_from_multidict(request.args), today=today(), payers=payer_ids())
+    form = request_form(values_from_multidict(request.args))
     if not request.args.get("run"):
         return make_response(render_checklist(context, CheckForm(form.values)))  # prefilled, not yet checked
     if not form.valid:
@@ -230,11 +229,7 @@ def withdraw_attestation(launch_id: str) -> WerkzeugResponse:
 
 def posted_form() -> CheckForm:
     """The request a POST form carries in its hidden fields (it was valid when the page was made)."""
-    form = read_check_form(values_from_multidict(request.form), today=today(), payers=payer_ids())
-    if not form.valid:
-        problems = "; ".join(form.errors.values())
-        raise AppError(400, "invalid-request", "Bad request", f"The request is not valid: {problems}")
-    return form
+    return valid_request_form(values_from_multidict(request.form))
 
 
 def _attestation_problem(criterion: dict[str, Any] | None, status: str, note: str) -> str | None:
@@ -309,8 +304,7 @@ def _is_own_checklist_link(launch_id: str, link: str) -> bool:
 @json_errors
 def api_check(launch_id: str) -> Response:
     context = load_launch_context(launch_id)
-    form = read_check_form(values_from_multidict(request.args), today=today(), payers=payer_ids())
-    return _check_response(context, form, None)
+    return _check_response(context, request_form(values_from_multidict(request.args)), None)
 
 
 @bp.post("/api/check")
@@ -318,8 +312,7 @@ def api_check(launch_id: str) -> Response:
 def api_check_post(launch_id: str) -> Response:
     context = load_launch_context(launch_id)
     body = json_body()
-    form = read_check_form(body, today=today(), payers=payer_ids())
-    return _check_response(context, form, body.get("answers"))
+    return _check_response(context, request_form(body), body.get("answers"))
 
 
 def _check_response(context: LaunchContext, form: CheckForm, answers: Any) -> Response:

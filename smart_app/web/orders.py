@@ -22,11 +22,18 @@ from flask import Blueprint, Response, jsonify, render_template, request
 from smart_app.core.documents import order_key
 from smart_app.web.api import InvalidForm, json_body, json_errors
 from smart_app.web.browser_session import check_csrf, csrf_token
-from smart_app.web.check_run import LaunchCheck, checked_request, draft_store, order_context, payer_ids, today
+from smart_app.web.check_run import (
+    LaunchCheck,
+    checked_request,
+    draft_store,
+    order_context,
+    request_form,
+    valid_request_form,
+)
 from smart_app.web.checklist import checklist_url, posted_form
 from smart_app.web.errors import AppError
 from smart_app.web.evidence import is_viewable
-from smart_app.web.forms import CheckForm, read_check_form, values_from_multidict
+from smart_app.web.forms import CheckForm, values_from_multidict
 from smart_app.web.launch_context import LaunchContext, load_launch_context
 from smart_app.workflow.order import OrderOutcome, render_report, save_draft_order, withdraw_draft_order
 
@@ -121,18 +128,14 @@ def _withdraw(context: LaunchContext, form: CheckForm) -> tuple[LaunchCheck, Ord
 
 
 def _json_form() -> CheckForm:
-    form = read_check_form(json_body(), today=today(), payers=payer_ids())
+    form = request_form(json_body())
     if not form.valid:
         raise InvalidForm(form)
     return form
 
 
 def _query_form() -> CheckForm:
-    form = read_check_form(values_from_multidict(request.args), today=today(), payers=payer_ids())
-    if not form.valid:
-        problems = "; ".join(form.errors.values())
-        raise AppError(400, "invalid-request", "Bad request", f"The request is not valid: {problems}")
-    return form
+    return valid_request_form(values_from_multidict(request.args))
 
 
 def _outcome_page(context: LaunchContext, form: CheckForm, outcome: OrderOutcome, verdict: str, *, action: str) -> str:
