@@ -13,19 +13,19 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
-#: Scopes that carry no resource access but that the server understands and grants as asked.
-NON_RESOURCE_SCOPES = frozenset(
-    {
-        "openid",
-        "fhirUser",
-        "profile",
-        "launch",
-        "launch/patient",
-        "launch/encounter",
-        "offline_access",
-        "online_access",
-    }
+#: Scopes that carry no resource access but that the server understands and grants as asked (in the order
+#: `scopes_supported` lists them).
+_NON_RESOURCE_SCOPES = (
+    "openid",
+    "fhirUser",
+    "profile",
+    "launch",
+    "launch/patient",
+    "launch/encounter",
+    "offline_access",
+    "online_access",
 )
+NON_RESOURCE_SCOPES = frozenset(_NON_RESOURCE_SCOPES)
 REFRESH_SCOPES = frozenset({"offline_access", "online_access"})
 PERMISSION_ORDER = "cruds"
 V1_PERMISSIONS = {"read": "rs", "write": "cud", "*": "cruds"}
@@ -128,14 +128,7 @@ def wants_refresh_token(scopes: Iterable[str]) -> bool:
 
 #: Advertised in `scopes_supported`.
 SUPPORTED_SCOPES = (
-    "openid",
-    "fhirUser",
-    "profile",
-    "launch",
-    "launch/patient",
-    "launch/encounter",
-    "offline_access",
-    "online_access",
+    *_NON_RESOURCE_SCOPES,
     "patient/*.cruds",
     "patient/*.rs",
     "patient/*.read",
