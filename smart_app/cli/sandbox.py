@@ -24,6 +24,7 @@ import click
 from smart_app import create_app
 from smart_app.config import DEFAULTS
 from smart_app.sandbox.auth import AuthServerHandle, ClientRegistration, start_auth_server
+from smart_app.sandbox.auth.registration import AuthMethod
 from smart_app.sandbox.fhir_server import FhirServerError, FhirServerHandle, start_fhir_server
 from smart_app.sandbox.seed import SeedLoadError, seed_server
 from smart_app.web.server import make_app_server
@@ -36,7 +37,12 @@ CLI_TOKEN_LIFETIME_SECONDS = 12 * 3600
 CLI_TOKEN_SCOPE = (
     "system/*.rs system/ServiceRequest.cu system/DocumentReference.cu system/Provenance.c system/Device.cu"
 )
-AUTH_METHODS = {"public": "none", "client_secret_basic": "client_secret_basic", "private_key_jwt": "private_key_jwt"}
+# --client-auth (the app's EHRS `client_auth`) → the sandbox registration's token endpoint auth method.
+AUTH_METHODS: dict[str, AuthMethod] = {
+    "public": "none",
+    "client_secret_basic": "client_secret_basic",
+    "private_key_jwt": "private_key_jwt",
+}
 
 
 class SandboxStartError(click.ClickException):
@@ -97,6 +103,24 @@ def app_settings(
     if client_secret:
         entry["client_secret"] = client_secret
     return {"INSTANCE_PATH": str(instance), "EHRS": [entry, *DEFAULTS["EHRS"]]}
+
+
+def register_app(
+    auth: AuthServerHandle, app_url: str, *, client_id: str, client_auth: str, client_secret: str | None, name: str
+) -> None:
+    """Register the app served at `app_url` with the sandbox authorization server: its callback, its launch page
+    and, for private_key_jwt, its JWKS URL."""
+    auth.register_client(
+        ClientRegistration(
+            client_id=client_id,
+            redirect_uris=[f"{app_url}/callback"],
+            launch_uri=f"{app_url}/launch.html",
+            auth_method=AUTH_METHODS[client_auth],
+            client_secret=client_secret,
+            jwks_uri=f"{app_url}/.well-known/jwks.json" if client_auth == "private_key_jwt" else None,
+            name=name,
+        )
+    )
 
 
 def open_settings(fhir: FhirServerHandle, *, instance: Path) -> dict[str, Any]:
@@ -198,16 +222,13 @@ def _start_rest(
     server = make_app_server(app, HOST, app_port)
     app_url = f"http://{HOST}:{server.port}"
     if not open_server:
-        auth.register_client(
-            ClientRegistration(
-                client_id=APP_CLIENT_ID,
-                redirect_uris=[f"{app_url}/callback"],
-                launch_uri=f"{app_url}/launch.html",
-                auth_method=AUTH_METHODS[client_auth],  # type: ignore[arg-type]
-                client_secret=client_secret,
-                jwks_uri=f"{app_url}/.well-known/jwks.json" if client_auth == "private_key_jwt" else None,
-                name="spine-auth",
-            )
+        register_app(
+            auth,
+            app_url,
+            client_id=APP_CLIENT_ID,
+            client_auth=client_auth,
+            client_secret=client_secret,
+            name="spine-auth",
         )
     cli_token = None if open_server else auth.issue_token(CLI_TOKEN_SCOPE, lifetime=CLI_TOKEN_LIFETIME_SECONDS)
     return RunningSandbox(fhir=fhir, auth=auth, app_url=app_url, patients=patients, cli_token=cli_token), server

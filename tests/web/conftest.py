@@ -25,8 +25,8 @@ from flask import Flask
 from requests.cookies import MockRequest
 
 from smart_app import create_app
+from smart_app.cli.sandbox import AUTH_METHODS, register_app
 from smart_app.fhir.signing_keys import generate_signing_key
-from smart_app.sandbox.auth import ClientRegistration
 from smart_app.sandbox.seed.catalog import SeedPatient, seed_patients
 from smart_app.sandbox.seed.loader import seed_server
 from smart_app.web.server import make_app_server
@@ -42,7 +42,6 @@ NOT_ELIGIBLE = "lumbar-mbb-disc-radiculopathy"
 NEEDS_DOCUMENTATION = "lumbar-mbb-no-disability-scale"
 ORDER_PATIENT = "lumbar-rfa-initial-right-ready"  # only the order tests write drafts for this patient
 CHECKLIST_PATIENTS = (READY, NOT_ELIGIBLE, NEEDS_DOCUMENTATION, ORDER_PATIENT)
-AUTH_METHODS = {"public": "none", "client_secret_basic": "client_secret_basic", "private_key_jwt": "private_key_jwt"}
 CLIENT_SECRET = "sandbox-client-secret-for-tests"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = [
@@ -174,16 +173,14 @@ def smart_app(
     if kind == "client_secret_basic":
         entry["client_secret"] = CLIENT_SECRET
     running = serve_app(tmp_path, [entry], client_id, **settings)
-    auth_server.register_client(
-        ClientRegistration(
-            client_id=client_id,
-            redirect_uris=[f"{running.url}/callback"],
-            launch_uri=f"{running.url}/launch.html",
-            auth_method=AUTH_METHODS[kind],  # type: ignore[arg-type]
-            client_secret=CLIENT_SECRET if kind == "client_secret_basic" else None,
-            jwks_uri=f"{running.url}/.well-known/jwks.json" if kind == "private_key_jwt" else None,
-            name=f"spine-auth ({kind})",
-        )
+    client_secret = CLIENT_SECRET if kind == "client_secret_basic" else None
+    register_app(
+        auth_server,
+        running.url,
+        client_id=client_id,
+        client_auth=kind,
+        client_secret=client_secret,
+        name=f"spine-auth ({kind})",
     )
     return running
 
