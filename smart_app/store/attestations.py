@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import Integer, String, Text, UniqueConstraint, delete, select
 from sqlalchemy.orm import Mapped, mapped_column
 
-from smart_app.store.crypto import TokenCipher
+from smart_app.store.crypto import TokenCipher, seal, unseal
 from smart_app.store.db import Base, Database
 
 ATTESTABLE_STATUSES: tuple[str, ...] = ("met", "not-met")
@@ -78,7 +78,6 @@ class AttestationStore:
             raise ValueError(f"an attestation is met or not-met; got {status!r}")
         if not note.strip():
             raise ValueError("an attestation needs a note")
-        stored = self.cipher.encrypt(note.strip()) if self.cipher else note.strip()
         with self.database.session() as session:
             row = session.scalars(
                 select(AttestationRow).where(
@@ -88,8 +87,7 @@ class AttestationStore:
                 )
             ).first() or AttestationRow(launch_id=launch_id, request_key=request_key, criterion_id=criterion_id)
             row.status = status
-            row.note = stored
-            row.encrypted = self.cipher is not None
+            row.note, row.encrypted = seal(self.cipher, note.strip())
             row.attested_by = attested_by
             row.attested_at = now.isoformat(timespec="seconds")
             session.add(row)
@@ -124,12 +122,7 @@ class AttestationStore:
             return int(getattr(result, "rowcount", 0))
 
     def _attestation(self, row: AttestationRow) -> Attestation:
-        if row.encrypted:
-            if self.cipher is None:
-                raise ValueError("this attestation is encrypted and the store has no cipher")
-            note = self.cipher.decrypt(row.note)
-        else:
-            note = row.note
+        note = unseal(self.cipher, row.note, row.encrypted, "attestation")
         return Attestation(row.criterion_id, row.status, note, row.attested_by, row.attested_at)
 
 

@@ -1,4 +1,5 @@
-"""Encryption at rest for tokens (Fernet: AES-128-CBC + HMAC-SHA256), with key rotation by `MultiFernet`."""
+"""Encryption at rest for tokens (Fernet: AES-128-CBC + HMAC-SHA256), with key rotation by `MultiFernet`; `seal` and
+`unseal` for the stores whose rows are encrypted when they are given a cipher (attestations, kept drafts)."""
 
 from __future__ import annotations
 
@@ -31,3 +32,21 @@ class TokenCipher:
             return self._fernet.decrypt(ciphertext.encode("ascii")).decode("utf-8")
         except InvalidToken as error:
             raise TokenDecryptError("stored token cannot be decrypted with the configured keys") from error
+
+
+def seal(cipher: TokenCipher | None, text: str) -> tuple[str, bool]:
+    """`text` as a store keeps it (encrypted when the store has a cipher), and whether it is encrypted."""
+    return (cipher.encrypt(text), True) if cipher else (text, False)
+
+
+def unseal(cipher: TokenCipher | None, stored: str, encrypted: bool, what: str) -> str:
+    """The text `seal` kept.
+
+    Raises:
+        ValueError: it is encrypted and the store has no cipher (`what` names the kind of row).
+    """
+    if not encrypted:
+        return stored
+    if cipher is None:
+        raise ValueError(f"this {what} is encrypted and the store has no cipher")
+    return cipher.decrypt(stored)

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import String, Text, select
 from sqlalchemy.orm import Mapped, mapped_column
 
-from smart_app.store.crypto import TokenCipher
+from smart_app.store.crypto import TokenCipher, seal, unseal
 from smart_app.store.db import Base, Database
 
 
@@ -64,16 +64,13 @@ class DraftStore:
         now: datetime,
     ) -> KeptDraft:
         """Keep (or replace) the draft of one order."""
-        text = json.dumps(bundle, sort_keys=True)
-        stored = self.cipher.encrypt(text) if self.cipher else text
         with self.database.session() as session:
             row = session.get(KeptDraftRow, order_key) or KeptDraftRow(order_key=order_key)
             row.patient = patient
             row.fhir_base = fhir_base
             row.reason = reason
             row.diagnostics = diagnostics
-            row.bundle = stored
-            row.encrypted = self.cipher is not None
+            row.bundle, row.encrypted = seal(self.cipher, json.dumps(bundle, sort_keys=True))
             row.kept_at = now.isoformat(timespec="seconds")
             session.add(row)
             return _kept(row)
@@ -94,11 +91,7 @@ class DraftStore:
             row = session.get(KeptDraftRow, order_key)
             if row is None:
                 return None
-            if row.encrypted:
-                if self.cipher is None:
-                    raise ValueError("this draft is encrypted and the store has no cipher")
-                return dict(json.loads(self.cipher.decrypt(row.bundle)))
-            return dict(json.loads(row.bundle))
+            return dict(json.loads(unseal(self.cipher, row.bundle, row.encrypted, "draft")))
 
     def forget(self, order_key: str) -> bool:
         """Drop a kept draft (the EHR has the order now, or it was withdrawn); True when there was one."""

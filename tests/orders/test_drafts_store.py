@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import text
 
 from smart_app.store.crypto import TokenCipher
@@ -23,6 +24,8 @@ def test_a_kept_draft_is_encrypted_at_rest_and_exported_intact(database: Databas
     assert store.export("k1") == BUNDLE
     kept = store.get("k1")
     assert kept is not None and kept.reason == "refused" and kept.diagnostics == "error forbidden"
+    with pytest.raises(ValueError, match="this draft is encrypted and the store has no cipher"):
+        DraftStore(database).export("k1")
 
 
 def test_saving_the_same_order_again_replaces_its_draft_and_forget_drops_it(database: Database) -> None:
