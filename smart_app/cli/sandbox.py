@@ -9,8 +9,10 @@ the command line, a long-lived read/write token is printed (`SMART_APP_FHIR_TOKE
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import secrets
+import shutil
 import signal
 import socket
 import sys
@@ -73,9 +75,21 @@ class RunningSandbox:
                 "",
                 "  For the command line (read/write, 12 hours):",
                 f"    export SMART_APP_FHIR_TOKEN={self.cli_token}",
-                f"    smart-app check --fhir-base {self.fhir.base_url} --patient <id> --procedure ... --levels ...",
+                f"    {command_name()} check --fhir-base {self.fhir.base_url} --patient <id> --procedure … --levels …",
             ]
         return "\n".join(lines)
+
+
+def command_name() -> str:
+    """How the user can call smart-app from here: the bare name when it is on PATH, else the path they ran."""
+    if shutil.which("smart-app"):
+        return "smart-app"
+    ran = Path(sys.argv[0])
+    if ran.name == "smart-app":
+        with contextlib.suppress(ValueError):
+            return str(ran.resolve().relative_to(Path.cwd()))
+        return str(ran)
+    return "smart-app"
 
 
 def port_or_free(port: int) -> int:
