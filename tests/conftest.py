@@ -10,7 +10,9 @@ Paths to ../shared (cases and third-party data) are read only from tests.
 from __future__ import annotations
 
 import os
+import re
 import socket
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,13 +24,30 @@ if TYPE_CHECKING:
     from smart_app.store.db import Database
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-# The shared folder sits beside the project (../shared); SPINE_AUTH_SHARED_DIR points elsewhere when it does not.
-SHARED_DIR = Path(os.environ.get("SPINE_AUTH_SHARED_DIR") or PROJECT_ROOT / ".." / "shared").resolve()
-if not (SHARED_DIR / "cases" / "cases.json").is_file():
+
+
+def find_shared_dir() -> Path:
+    """The shared folder (acceptance cases, contracts, third-party data): SPINE_AUTH_SHARED_DIR when set, else
+    ../shared beside the project, else ../shared beside the local repository this checkout was cloned from (a clone
+    made elsewhere for a clean-room run)."""
+    if os.environ.get("SPINE_AUTH_SHARED_DIR"):
+        return Path(os.environ["SPINE_AUTH_SHARED_DIR"]).resolve()
+    candidates = [PROJECT_ROOT / ".." / "shared"]
+    origin = subprocess.run(
+        ["git", "-C", str(PROJECT_ROOT), "remote", "get-url", "origin"], capture_output=True, text=True, check=False
+    ).stdout.strip()
+    if origin.startswith("file://") or (origin and not re.match(r"^[a-z+]+://|^[^/]+@", origin)):  # a local path
+        candidates.append(Path(origin.removeprefix("file://")) / ".." / "shared")
+    for candidate in candidates:
+        if (candidate / "cases" / "cases.json").is_file():
+            return candidate.resolve()
     raise pytest.UsageError(
-        f"the shared folder with the acceptance cases is not at {SHARED_DIR} "
+        f"the shared folder with the acceptance cases is not at {candidates[0].resolve()} "
         "(expected ../shared beside the project; set SPINE_AUTH_SHARED_DIR to its path)"
     )
+
+
+SHARED_DIR = find_shared_dir()
 CASES_DIR = SHARED_DIR / "cases"
 DATA_DIR = SHARED_DIR / "data"
 CHECK_RESULT_SCHEMA = SHARED_DIR / "contracts" / "check-result.schema.json"
