@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -15,8 +14,8 @@ from smart_app.core.checklist import evaluate
 from smart_app.core.facts import extract_facts
 from smart_app.core.model import CheckRequest
 from smart_app.rules.loader import load_rules
+from tests.conftest import CASES_DIR
 
-CASES = Path(__file__).resolve().parents[2] / ".." / "shared" / "cases"
 AS_OF = date(2026, 11, 15)
 TYPES = [
     "Patient",
@@ -171,7 +170,9 @@ def test_random_records_always_get_a_verdict(resources: list[dict[str, Any]], pr
 
 def _case_resources() -> list[dict[str, Any]]:
     resources: list[dict[str, Any]] = []
-    for path in sorted(CASES.glob("*.bundle.json")):
+    paths = sorted(CASES_DIR.glob("*.bundle.json"))
+    assert len(paths) >= 12, f"the public case bundles are missing from {CASES_DIR}"
+    for path in paths:
         resources += record_from_bundle(json.loads(path.read_text())).resources
     return resources
 
@@ -203,7 +204,7 @@ def test_truncated_or_mistyped_real_resources_never_crash(
 @FAST
 @given(st.integers(0, 20), st.integers(0, 4))
 def test_truncated_bundles_are_refused_or_read(keep: int, cut: int) -> None:
-    bundle = json.loads((CASES / "lumbar-rfa-repeat-ready.bundle.json").read_text())
+    bundle = json.loads((CASES_DIR / "lumbar-rfa-repeat-ready.bundle.json").read_text())
     bundle["entry"] = [_truncate(item, cut) for item in bundle["entry"][:keep]]
     try:
         record = record_from_bundle(bundle)
