@@ -564,9 +564,12 @@ def plan_writes(
             continue
         current = by_key.get(item.key)
         if current is None:
+            # A new resource may point at one that already exists (the shared Device, a line kept as it is):
+            # by its `Type/id`, since only what this transaction creates has a `urn:uuid` in it.
+            created = _created(item, references, device_written=with_provenance)
             writes.append(PlannedWrite(item.key, item.resource_type, "created", item.full_url))
-            entries.append(_create_entry(item))
-            changed.append(item)
+            entries.append(_create_entry(created))
+            changed.append(created)
             continue
         reference = references[item.full_url]
         if item.key == "device":  # the app's Device is shared by every order: created once, never rewritten
@@ -609,6 +612,29 @@ def plan_writes(
     writes.append(PlannedWrite("provenance", "Provenance", "created", provenance.full_url))
     entries.append(_create_entry(provenance))
     return WritePlan(tuple(writes), _bundle(entries), tuple(notes))
+
+
+def _created(item: DraftResource, references: Mapping[str, str], *, device_written: bool) -> DraftResource:
+    """`item` as this transaction creates it: references to existing resources by `Type/id`; without the Device in
+    the transaction (and not on the server), the requester/author that would name it are left out."""
+    resource = _resolve(item.resource, references)
+    device_url = _device_full_url()
+    if not device_written and device_url not in references:
+        resource = {key: value for key, value in resource.items() if not _names(value, device_url)}
+    return DraftResource(item.key, item.full_url, resource, item.search)
+
+
+def _device_full_url() -> str:
+    return _full_url(SYSTEM_DEVICE, APP_NAME)
+
+
+def _names(value: Any, reference: str) -> bool:
+    """Whether a requester/author element is (only) a reference to `reference`."""
+    if isinstance(value, dict):
+        return value.get("reference") == reference
+    if isinstance(value, list):
+        return bool(value) and all(_names(item, reference) for item in value)
+    return False
 
 
 def plan_withdrawal(

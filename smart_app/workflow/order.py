@@ -44,6 +44,7 @@ from smart_app.fhir.errors import (
     FhirError,
     FhirForbidden,
     FhirInvalid,
+    FhirMalformedResponse,
     FhirServerError,
     FhirTransportError,
     FhirUnauthorized,
@@ -51,6 +52,7 @@ from smart_app.fhir.errors import (
 from smart_app.fhir.scopes import ScopeCapabilities
 from smart_app.render.report import render_checklist_report
 from smart_app.store.drafts import DraftStore
+from smart_app.workflow.reference_check import check_references, dangling_reason
 
 logger = logging.getLogger(__name__)
 
@@ -122,6 +124,9 @@ def save_draft_order(
             return _refused(store, client, draft, error, context.recorded, reading=True)
         plan = plan_writes(draft, existing, context, with_provenance=with_provenance)
         first = first or plan
+        dangling = check_references(client, plan.bundle, context, existing)
+        if dangling:
+            return _keep(store, client, draft, dangling_reason(dangling), "", context.recorded)
         try:
             response = client.transaction(plan.bundle) if plan.bundle else None
         except FhirConflict as error:
@@ -130,7 +135,9 @@ def save_draft_order(
                 continue
             reason = f"The order was changed in the EHR while it was being saved, and again on the retry. {KEPT}"
             return _keep(store, client, draft, reason, error.diagnostics, context.recorded)
-        except FhirTransportError as error:
+        except (FhirTransportError, FhirMalformedResponse) as error:
+            # A success reply that cannot be read (truncated, not a Bundle) is a lost answer too: the EHR may
+            # hold the order, so read again by identifier rather than call it refused.
             if attempt == 1:
                 logger.info("draft order %s: the EHR's answer was lost; checking what it holds", draft.key)
                 continue
@@ -173,7 +180,7 @@ def withdraw_draft_order(
         plan = plan_withdrawal(key, lines, context, device=existing.get("device"))
         try:
             response = client.transaction(plan.bundle) if plan.bundle else None
-        except (FhirConflict, FhirTransportError) as error:
+        except (FhirConflict, FhirTransportError, FhirMalformedResponse) as error:
             if attempt == 1:
                 continue
             return _withdraw_failed(outcome, error)
