@@ -31,8 +31,9 @@ def check_references(
     """The references of `bundle` that resolve neither in it nor to a resource the EHR holds (empty: send it)."""
     if not bundle:
         return []
-    known = {_type_id(resource) for resource in context.resources} | {_type_id(item) for item in existing.values()}
-    candidates = unresolved_references(bundle, existing=known - {None}, base_url=client.base_url)
+    resources = [*context.resources, *existing.values()]
+    known = {target for resource in resources if (target := _type_id(resource))}
+    candidates = unresolved_references(bundle, existing=known, base_url=client.base_url)
     confirmed: dict[str, bool] = {}
     dangling = []
     for item in candidates:

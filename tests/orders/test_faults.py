@@ -124,3 +124,40 @@ def test_a_405_says_the_ehr_does_not_take_orders(ehr: FhirClient, context: Order
     assert outcome.kept_locally
     assert outcome.reason is not None and "does not let apps save the order" in outcome.reason
     assert "transactions are disabled" in outcome.diagnostics
+
+
+def _forward_then_truncate(times: int) -> Any:
+    """A `responses` callback: forward the POST to the real server (it commits), then answer 200 with the first
+    half of its transaction-response `times` times (a reply cut off in transit); later calls are answered whole."""
+    calls = {"n": 0}
+
+    def callback(request: requests.PreparedRequest) -> tuple[int, dict[str, str], str]:
+        forwarded = urllib.request.Request(str(request.url), data=request.body, method="POST",  # type: ignore[arg-type]
+                                           headers={"Content-Type": "application/fhir+json"})  # fmt: skip
+        with urllib.request.urlopen(forwarded, timeout=30) as answer:
+            body = answer.read().decode("utf-8")
+        calls["n"] += 1
+        if calls["n"] <= times:
+            body = body[: len(body) // 2]
+        return 200, {"Content-Type": "application/fhir+json"}, body
+
+    callback.calls = calls  # type: ignore[attr-defined]
+    return callback
+
+
+# Issue 14 item 6. Before: the unreadable 200 was taken for a refusal, "kept locally" although the EHR held the order.
+def test_a_truncated_success_reply_is_a_lost_answer_not_a_refusal(
+    ehr: FhirClient, context: OrderContext, store: DraftStore
+) -> None:
+    client = FhirClient(ehr.base_url, retries=0, sleep=lambda _seconds: None)
+    callback = _forward_then_truncate(times=1)
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        mock.add_passthru(ehr.base_url + "/")
+        mock.add_callback(responses.POST, ehr.base_url, callback=callback)
+        outcome = save_draft_order(client, rfa_check_result(), context, store)
+    assert callback.calls["n"] == 1  # the re-read found everything: nothing sent again
+    assert not outcome.kept_locally and outcome.reason is None
+    assert store.get(outcome.order_key) is None
+    assert inventory(ehr) == {"ServiceRequest": 2, "DocumentReference": 2, "Device": 1, "Provenance": 1}
+    assert [item["action"] for item in outcome.written[:5]] == ["created"] * 5
+    assert outcome.written[-1]["reference"].startswith("Provenance/")
