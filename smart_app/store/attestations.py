@@ -1,8 +1,11 @@
 """Clinician attestations of checklist criteria the record cannot prove, kept server-side per launch and request.
 
-One row per (launch, request key, criterion): attesting again replaces the answer, withdrawing deletes it. The
+One row per (EHR, launch, request key, criterion): attesting again replaces the answer, withdrawing deletes it. The
 note is free text a clinician wrote about the patient, so it is encrypted at rest when the store has a cipher
 (the app always gives one). The rows live no longer than the launch they belong to (`forget_launch`).
+
+Every lookup names the EHR (its FHIR base) as well as the launch, and a row answers only when both match: an
+answer given in one EHR never settles a criterion in another. Rows of the first schema (no EHR) never match.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from smart_app.store.crypto import TokenCipher, seal, unseal
 from smart_app.store.db import Base, Database
+from smart_app.store.ehr_scope import ehr_key
 
 ATTESTABLE_STATUSES: tuple[str, ...] = ("met", "not-met")
 
@@ -25,6 +29,7 @@ class AttestationRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     launch_id: Mapped[str] = mapped_column(String(64), index=True)
+    ehr: Mapped[str | None] = mapped_column(String(500), nullable=True)  # the FHIR base; None: first schema
     request_key: Mapped[str] = mapped_column(String(64))
     criterion_id: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(16))
@@ -61,6 +66,7 @@ class AttestationStore:
     def attest(
         self,
         *,
+        ehr: str,
         launch_id: str,
         request_key: str,
         criterion_id: str,
@@ -86,6 +92,9 @@ class AttestationStore:
                     AttestationRow.criterion_id == criterion_id,
                 )
             ).first() or AttestationRow(launch_id=launch_id, request_key=request_key, criterion_id=criterion_id)
+            if row.ehr is not None and row.ehr != ehr_key(ehr):
+                raise ValueError("this launch's answers belong to another EHR")
+            row.ehr = ehr_key(ehr)
             row.status = status
             row.note, row.encrypted = seal(self.cipher, note.strip())
             row.attested_by = attested_by
@@ -93,21 +102,26 @@ class AttestationStore:
             session.add(row)
             return self._attestation(row)
 
-    def for_request(self, launch_id: str, request_key: str) -> list[Attestation]:
-        """The answers kept for one request of one launch, by criterion id."""
+    def for_request(self, launch_id: str, request_key: str, *, ehr: str) -> list[Attestation]:
+        """The answers kept for one request of one launch of this EHR, by criterion id."""
         with self.database.session() as session:
             rows = session.scalars(
                 select(AttestationRow)
-                .where(AttestationRow.launch_id == launch_id, AttestationRow.request_key == request_key)
+                .where(
+                    AttestationRow.ehr == ehr_key(ehr),
+                    AttestationRow.launch_id == launch_id,
+                    AttestationRow.request_key == request_key,
+                )
                 .order_by(AttestationRow.criterion_id)
             )
             return [self._attestation(row) for row in rows]
 
-    def withdraw(self, launch_id: str, request_key: str, criterion_id: str) -> bool:
-        """Drop one answer; True when there was one."""
+    def withdraw(self, launch_id: str, request_key: str, criterion_id: str, *, ehr: str) -> bool:
+        """Drop one answer of this EHR's launch; True when there was one."""
         with self.database.session() as session:
             result = session.execute(
                 delete(AttestationRow).where(
+                    AttestationRow.ehr == ehr_key(ehr),
                     AttestationRow.launch_id == launch_id,
                     AttestationRow.request_key == request_key,
                     AttestationRow.criterion_id == criterion_id,

@@ -33,8 +33,13 @@ def record_event(
     db.add(AuditEvent(at=now, event=event, launch_id=launch_id, ehr_name=ehr_name, actor=actor, detail=detail[:500]))
 
 
-def events(db: Session, *, launch_id: str | None = None, event: str | None = None) -> list[AuditEvent]:
+def events(
+    db: Session, *, launch_id: str | None = None, event: str | None = None, ehr_name: str | None = None
+) -> list[AuditEvent]:
+    """Audit rows, oldest first, narrowed to a launch, an event name and/or an EHR (its registration name)."""
     query = select(AuditEvent).order_by(AuditEvent.id)
+    if ehr_name is not None:
+        query = query.where(AuditEvent.ehr_name == ehr_name)
     if launch_id is not None:
         query = query.where(AuditEvent.launch_id == launch_id)
     if event is not None:

@@ -68,7 +68,7 @@ def run_launch_check(
     resources = list(record.resources)
     if record.patient is not None and not any(r.get("resourceType") == "Patient" for r in resources):
         resources.insert(0, record.patient)
-    attestations = attestation_store().for_request(context.launch_id, form.key())
+    attestations = attestation_store().for_request(context.launch_id, form.key(), ehr=context.fhir_base)
     answers = {**answers_of(attestations), **(extra_answers or {})}
     result = run_check(
         resources,

@@ -130,7 +130,7 @@ def render_checklist(
             "resource_count": len(check.resources),
             "order_key": key,
             "drafts_in_ehr": drafts_in_record(check.resources, key),
-            "kept_draft": draft_store().get(key),
+            "kept_draft": draft_store().get(key, ehr=context.fhir_base),
         }
     return render_template(
         "checklist.html",
@@ -204,6 +204,7 @@ def attest(launch_id: str) -> WerkzeugResponse | tuple[str, int]:
     if problem:
         return render_checklist(context, form, check, attest_errors={criterion_id: problem}), 400
     attestation_store().attest(
+        ehr=context.fhir_base,
         launch_id=launch_id,
         request_key=form.key(),
         criterion_id=criterion_id,
@@ -217,13 +218,13 @@ def attest(launch_id: str) -> WerkzeugResponse | tuple[str, int]:
 
 @bp.post("/checklist/attest/withdraw")
 def withdraw_attestation(launch_id: str) -> WerkzeugResponse:
-    load_launch_context(launch_id)
+    context = load_launch_context(launch_id)
     check_csrf()
     form = posted_form()
     criterion_id = request.form.get("criterion", "")
     if not CRITERION_ID.match(criterion_id):
         raise AppError(400, "bad-criterion", "Bad request", "No such criterion.", issue_code="invalid")
-    attestation_store().withdraw(launch_id, form.key(), criterion_id)
+    attestation_store().withdraw(launch_id, form.key(), criterion_id, ehr=context.fhir_base)
     return redirect(checklist_url(launch_id, form, f"criterion-{criterion_id}"), code=303)
 
 

@@ -10,16 +10,20 @@
 
 Every action runs the check again on a fresh read of the record (with the attestations kept for the request), so
 what is saved is what the clinician sees. The order workflow never raises for an EHR refusal: it keeps the draft
-in the app's database and says why.
+in the app's database and says why. A kept draft belongs to one EHR (the launch's FHIR base) and one patient; the
+exports of a kept draft (its JSON and its report PDF) are served from what was kept, without reading the EHR,
+which may be down at exactly that moment. Saves, withdrawals and exports are audited (order key, never PHI).
 """
 
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from flask import Blueprint, Response, jsonify, render_template, request
 
 from smart_app.core.documents import order_key
+from smart_app.store.audit import record_event
 from smart_app.web.api import InvalidForm, json_body, json_errors
 from smart_app.web.browser_session import check_csrf, csrf_token
 from smart_app.web.check_run import (
@@ -35,6 +39,8 @@ from smart_app.web.errors import AppError
 from smart_app.web.evidence import is_viewable
 from smart_app.web.forms import CheckForm, values_from_multidict
 from smart_app.web.launch_context import LaunchContext, load_launch_context
+from smart_app.web.services import services
+from smart_app.workflow.kept_drafts import KeptDraftMismatch, kept_for_launch, kept_report_pdf, request_order_key
 from smart_app.workflow.order import OrderOutcome, render_report, save_draft_order, withdraw_draft_order
 
 bp = Blueprint("orders", __name__, url_prefix="/s/<launch_id>")
@@ -78,10 +84,15 @@ def api_withdraw(launch_id: str) -> Response:
 def export_report(launch_id: str) -> Response:
     context = load_launch_context(launch_id)
     form = _query_form()
-    check = checked_request(context, form)
-    pdf = render_report(check.result, order_context(context, check))
+    key, as_of = _request_key(context, form)
+    kept = _kept_bundle(context, key)
+    pdf = kept_report_pdf(kept, key) if kept is not None else None
+    if pdf is None:  # nothing kept for this order: the report of a fresh check
+        check = checked_request(context, form)
+        pdf = render_report(check.result, order_context(context, check))
+    _audit(context, "order.report-exported", key, "kept" if kept is not None else "fresh")
     response = Response(pdf, mimetype="application/pdf")
-    name = f"checklist-report-{check.result['as_of']}.pdf"  # no patient name in a file name
+    name = f"checklist-report-{as_of}.pdf"  # no patient name in a file name
     response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
     return response
 
@@ -89,8 +100,8 @@ def export_report(launch_id: str) -> Response:
 @bp.get("/export/draft-order.json")
 def export_draft(launch_id: str) -> Response:
     context = load_launch_context(launch_id)
-    check = checked_request(context, _query_form())
-    bundle = draft_store().export(order_key(check.result))
+    key, as_of = _request_key(context, _query_form())
+    bundle = _kept_bundle(context, key)
     if bundle is None:
         raise AppError(
             404,
@@ -99,8 +110,9 @@ def export_draft(launch_id: str) -> Response:
             "The app keeps no draft of this order: it was written to the EHR, withdrawn, or never saved.",
             issue_code="not-found",
         )
+    _audit(context, "order.draft-exported", key, "kept")
     response = Response(json.dumps(bundle, indent=2), mimetype="application/fhir+json")
-    response.headers["Content-Disposition"] = f'attachment; filename="draft-order-{check.result["as_of"]}.json"'
+    response.headers["Content-Disposition"] = f'attachment; filename="draft-order-{as_of}.json"'
     return response
 
 
@@ -116,6 +128,7 @@ def _save(context: LaunchContext, form: CheckForm) -> tuple[LaunchCheck, OrderOu
         draft_store(),
         capabilities=None if context.is_open else context.capabilities,  # an open server decides for itself
     )
+    _audit(context, "order.kept" if outcome.kept_locally else "order.saved", outcome.order_key, _summary(outcome))
     return check, outcome
 
 
@@ -124,7 +137,51 @@ def _withdraw(context: LaunchContext, form: CheckForm) -> tuple[LaunchCheck, Ord
     outcome = withdraw_draft_order(
         context.fhir_client(), order_key(check.result), order_context(context, check), draft_store()
     )
+    _audit(context, "order.withdrawn", outcome.order_key, _summary(outcome))
     return check, outcome
+
+
+def _request_key(context: LaunchContext, form: CheckForm) -> tuple[str, str]:
+    """The order key and planned date of the request, without reading the EHR."""
+    assert form.request is not None and form.as_of is not None  # a valid form
+    return request_order_key(context.patient_id, form.request, form.as_of), form.as_of.isoformat()
+
+
+def _kept_bundle(context: LaunchContext, key: str) -> dict[str, Any] | None:
+    """The transaction kept for this order of this launch's EHR and patient, checked against the launch."""
+    store = draft_store()
+    try:
+        kept = kept_for_launch(store, key, fhir_base=context.fhir_base, patient_id=context.patient_id)
+    except KeptDraftMismatch as error:
+        _audit(context, "order.kept-draft-refused", key, "row of another EHR or patient")
+        raise AppError(
+            404, "no-kept-draft", "No draft kept in the app", "The app keeps no draft of this order.",
+            issue_code="not-found",
+        ) from error  # fmt: skip
+    return store.export(key, ehr=context.fhir_base) if kept is not None else None
+
+
+def _summary(outcome: OrderOutcome) -> str:
+    counts: dict[str, int] = {}
+    for item in outcome.written:
+        counts[item["action"]] = counts.get(item["action"], 0) + 1
+    written = ", ".join(f"{count} {action}" for action, count in sorted(counts.items())) or "nothing written"
+    return f"{written}; kept locally" if outcome.kept_locally else written
+
+
+def _audit(context: LaunchContext, event: str, key: str, detail: str) -> None:
+    """An audit row naming the launch, its EHR, the user and the order key (a hash: no PHI)."""
+    app_services = services()
+    with app_services.database.session() as db:
+        record_event(
+            db,
+            event,
+            now=app_services.clock(),
+            launch_id=context.launch_id,
+            ehr_name=context.registration.name,
+            actor=context.fhir_user,
+            detail=f"order {key}: {detail}",
+        )
 
 
 def _json_form() -> CheckForm:

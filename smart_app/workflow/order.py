@@ -152,7 +152,7 @@ def save_draft_order(
         if not with_provenance:
             outcome.notes.append("No Provenance was written: the grant does not allow Provenance and Device writes.")
         if store is not None:
-            store.forget(draft.key)
+            store.forget(draft.key, ehr=client.base_url)
         return outcome
     raise AssertionError("unreachable")  # pragma: no cover
 
@@ -166,7 +166,7 @@ def withdraw_draft_order(
     """Withdraw the draft order with this key: every draft ServiceRequest of it becomes `revoked` (If-Match), with
     a Provenance. A draft only kept locally is dropped. Lines the EHR has moved past draft are left alone."""
     outcome = OrderOutcome(order_key=key, export_available=False)
-    if store is not None and store.forget(key):
+    if store is not None and store.forget(key, ehr=client.base_url):
         outcome.notes.append("The draft kept in the app was discarded.")
     for attempt in (1, 2):
         try:

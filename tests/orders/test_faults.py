@@ -75,7 +75,7 @@ def test_when_the_ehr_never_answers_the_draft_is_kept(
         outcome = save_draft_order(client, rfa_check_result(), context, store)
     assert outcome.kept_locally
     assert outcome.reason is not None and "unknown" in outcome.reason
-    assert store.export(outcome.order_key) is not None
+    assert store.export(outcome.order_key, ehr=ehr.base_url) is not None
     assert inventory(ehr) == dict.fromkeys(ORDER_TYPES, 0)
 
 
@@ -88,12 +88,12 @@ def test_no_write_scope_keeps_the_draft_without_sending_it(
     assert outcome.kept_locally and outcome.export_available
     assert outcome.reason is not None and "patient/ServiceRequest.cu" in outcome.reason
     assert fhir_server.request_count() == 0
-    kept = store.export(outcome.order_key)
+    kept = store.export(outcome.order_key, ehr=ehr.base_url)
     assert (
         kept is not None
         and [entry["resource"]["resourceType"] for entry in kept["entry"]][:2] == ["ServiceRequest"] * 2
     )
-    assert [item.order_key for item in store.for_patient(RFA_PATIENT)] == [outcome.order_key]
+    assert [item.order_key for item in store.for_patient(RFA_PATIENT, ehr=ehr.base_url)] == [outcome.order_key]
 
 
 def test_a_403_keeps_the_draft_with_the_servers_diagnostics(
@@ -109,7 +109,7 @@ def test_a_403_keeps_the_draft_with_the_servers_diagnostics(
     assert outcome.kept_locally
     assert outcome.reason is not None and outcome.reason.startswith("The EHR refused to save the order")
     assert outcome.diagnostics
-    assert store.get(outcome.order_key) is not None
+    assert store.get(outcome.order_key, ehr=ehr.base_url) is not None
     assert inventory(ehr) == dict.fromkeys(ORDER_TYPES, 0)
 
 
@@ -157,7 +157,7 @@ def test_a_truncated_success_reply_is_a_lost_answer_not_a_refusal(
         outcome = save_draft_order(client, rfa_check_result(), context, store)
     assert callback.calls["n"] == 1  # the re-read found everything: nothing sent again
     assert not outcome.kept_locally and outcome.reason is None
-    assert store.get(outcome.order_key) is None
+    assert store.get(outcome.order_key, ehr=ehr.base_url) is None
     assert inventory(ehr) == {"ServiceRequest": 2, "DocumentReference": 2, "Device": 1, "Provenance": 1}
     assert [item["action"] for item in outcome.written[:5]] == ["created"] * 5
     assert outcome.written[-1]["reference"].startswith("Provenance/")

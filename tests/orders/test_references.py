@@ -67,7 +67,7 @@ def test_a_requester_the_ehr_does_not_hold_stops_the_transaction(
     assert outcome.kept_locally
     assert outcome.reason is not None and "ServiceRequest.requester → Practitioner/nobody-here" in outcome.reason
     assert inventory(ehr) == dict.fromkeys(ORDER_TYPES, 0)
-    assert store.export(outcome.order_key) is not None
+    assert store.export(outcome.order_key, ehr=ehr.base_url) is not None
 
 
 @pytest.mark.parametrize("with_provenance", [True, False])

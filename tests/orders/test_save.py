@@ -105,7 +105,7 @@ def test_an_order_the_ehr_rejects_is_kept_locally_with_the_diagnostics(
     assert outcome.kept_locally and outcome.export_available
     assert outcome.reason is not None and "rejected the order as invalid" in outcome.reason
     assert outcome.diagnostics
-    kept = store.export(outcome.order_key)
+    kept = store.export(outcome.order_key, ehr=ehr.base_url)
     assert kept is not None and kept["type"] == "transaction" and len(kept["entry"]) == 6
     assert inventory(ehr) == dict.fromkeys(ORDER_TYPES, 0)
 
@@ -153,7 +153,7 @@ def test_a_conflict_on_the_retry_too_is_reported_and_kept(
     outcome = save_draft_order(editing, changed, context, store)
     assert outcome.kept_locally
     assert outcome.reason is not None and "changed in the EHR" in outcome.reason
-    assert store.get(outcome.order_key) is not None
+    assert store.get(outcome.order_key, ehr=ehr.base_url) is not None
 
 
 def test_withdrawing_revokes_every_line(ehr: FhirClient, context: OrderContext) -> None:

@@ -181,12 +181,18 @@ def _attested_at(app: RunningApp, launch_id: str, criterion: str) -> str:
 def test_the_store_replaces_withdraws_and_forgets_per_launch(database: Database, cipher: TokenCipher) -> None:
     store = AttestationStore(database, cipher)
     when = datetime(2026, 11, 21, 9, 30, tzinfo=UTC)
-    common = {"launch_id": "L1", "request_key": "k1", "attested_by": "Practitioner/7", "now": when}
+    common = {
+        "ehr": "http://ehr/fhir",
+        "launch_id": "L1",
+        "request_key": "k1",
+        "attested_by": "Practitioner/7",
+        "now": when,
+    }
     store.attest(criterion_id="GEN-07", status="met", note="first", **common)
     store.attest(criterion_id="GEN-07", status="not-met", note=" second ", **common)
     store.attest(criterion_id="GEN-03", status="met", note="pt notes", **common)
     store.attest(**{**common, "launch_id": "L2"}, criterion_id="GEN-07", status="met", note="other launch")
-    kept = store.for_request("L1", "k1")
+    kept = store.for_request("L1", "k1", ehr="http://ehr/fhir")
     assert [(a.criterion_id, a.status, a.note) for a in kept] == [
         ("GEN-03", "met", "pt notes"),
         ("GEN-07", "not-met", "second"),
@@ -195,15 +201,15 @@ def test_the_store_replaces_withdraws_and_forgets_per_launch(database: Database,
         "status": "not-met",
         "note": "second (attested by Practitioner/7, 2026-11-21T09:30:00+00:00)",
     }
-    assert store.for_request("L1", "other-request") == []
-    assert store.withdraw("L1", "k1", "GEN-03") is True
-    assert store.withdraw("L1", "k1", "GEN-03") is False
+    assert store.for_request("L1", "other-request", ehr="http://ehr/fhir") == []
+    assert store.withdraw("L1", "k1", "GEN-03", ehr="http://ehr/fhir") is True
+    assert store.withdraw("L1", "k1", "GEN-03", ehr="http://ehr/fhir") is False
     assert store.forget_launch("L1") == 1
-    assert store.for_request("L1", "k1") == []
-    assert [a.note for a in store.for_request("L2", "k1")] == ["other launch"]
+    assert store.for_request("L1", "k1", ehr="http://ehr/fhir") == []
+    assert [a.note for a in store.for_request("L2", "k1", ehr="http://ehr/fhir")] == ["other launch"]
     with pytest.raises(ValueError, match="met or not-met"):
         store.attest(criterion_id="GEN-01", status="unknown", note="x", **common)
     with pytest.raises(ValueError, match="needs a note"):
         store.attest(criterion_id="GEN-01", status="met", note="  ", **common)
     with pytest.raises(ValueError, match="no cipher"):
-        AttestationStore(database).for_request("L2", "k1")
+        AttestationStore(database).for_request("L2", "k1", ehr="http://ehr/fhir")

@@ -160,7 +160,7 @@ def test_without_write_scopes_the_page_says_export_only_and_the_draft_is_kept_in
     assert written_rows(saved.text) == {}
     assert requisition_lines(fhir_server, key) == []
     store = DraftStore(app_server.services.database, app_server.services.cipher)
-    kept = store.get(key)
+    kept = store.get(key, ehr=fhir_server.base_url)
     assert kept is not None and "permission" in kept.reason
 
     # Export stays available: the kept draft and the report.
@@ -169,7 +169,7 @@ def test_without_write_scopes_the_page_says_export_only_and_the_draft_is_kept_in
     draft = browser.get(f"{app_server.url}/s/{launch_id}/export/draft-order.json", params=fields)
     assert draft.status_code == 200
     assert draft.json()["type"] == "transaction"
-    assert draft.json() == store.export(key)
+    assert draft.json() == store.export(key, ehr=fhir_server.base_url)
     report = browser.get(f"{app_server.url}/s/{launch_id}/export/report.pdf", params=fields)
     assert report.status_code == 200
     assert report.headers["Content-Type"] == "application/pdf"
@@ -251,5 +251,5 @@ def test_an_ehr_refusal_is_explained_with_the_servers_words_and_the_draft_is_kep
     assert "the draft order is kept in the app" in saved.text
     assert "data-export-draft" in saved.text
     assert requisition_lines(fhir_server, key) == []
-    kept = DraftStore(app_server.services.database, app_server.services.cipher).get(key)
+    kept = DraftStore(app_server.services.database, app_server.services.cipher).get(key, ehr=fhir_server.base_url)
     assert kept is not None and "Orders need a signed encounter" in kept.diagnostics
