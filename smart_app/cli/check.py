@@ -17,6 +17,7 @@ from typing import Any
 
 import click
 
+from smart_app.cli.fhir_words import FhirProblem, explain, patient_id_of, usable_token
 from smart_app.core.bundles import InvalidBundle
 from smart_app.core.model import (
     GUIDANCES,
@@ -29,8 +30,8 @@ from smart_app.core.model import (
     CheckRequest,
     InvalidRequest,
 )
-from smart_app.fhir.errors import FhirError, FhirNotFound
-from smart_app.workflow.check import check_bundle, fetch_record, run_check
+from smart_app.fhir.errors import FhirError
+from smart_app.workflow.check import FetchedRecord, check_bundle, fetch_record, run_check
 
 TOKEN_ENV = "SMART_APP_FHIR_TOKEN"
 _STATUS_MARKS = {"met": "MET", "not-met": "NOT MET", "unknown": "UNKNOWN", "not-applicable": "N/A"}
@@ -64,7 +65,7 @@ class OneLineErrors(click.Command):
 @click.command(name="check", cls=OneLineErrors)
 @click.option("--bundle", "bundle_path", type=click.Path(dir_okay=False, path_type=Path), help="FHIR Bundle file")
 @click.option("--fhir-base", help="FHIR R4 base URL to read the record from")
-@click.option("--patient", "patient_id", help="Patient id (required with --fhir-base)")
+@click.option("--patient", "patient_id", help="Patient id or Patient/<id> (required with --fhir-base)")
 @click.option("--procedure", required=True, type=click.Choice(PROCEDURES))
 @click.option("--intent", type=click.Choice(INTENTS))
 @click.option("--levels", required=True, help="e.g. L4-L5,L5-S1 (facet) or L5 (pars)")
@@ -99,6 +100,7 @@ def check(
         raise BadInput("give either --bundle FILE or --fhir-base URL --patient ID")
     if fhir_base is not None and not patient_id:
         raise BadInput("--fhir-base needs --patient ID")
+    patient_id = patient_id_of(patient_id) if patient_id else None
     as_of = parse_as_of(as_of_text)
     answers = read_json_file(answers_path, "answers") if answers_path else None
     try:
@@ -125,14 +127,7 @@ def check(
 
 
 def _check_online(fhir_base: str, patient_id: str, request: CheckRequest, options: dict[str, Any]) -> dict[str, Any]:
-    try:
-        record = fetch_record(fhir_base, patient_id, token=os.environ.get(TOKEN_ENV) or None)
-    except ValueError as error:
-        raise BadInput(str(error)) from None
-    except FhirNotFound as error:
-        raise BadInput(f"unknown patient id {patient_id!r} on the FHIR server ({error.brief()})") from None
-    except FhirError as error:
-        raise ServerFailure(f"FHIR server failed: {error.brief()}") from None
+    record = fetch_online(fhir_base, patient_id, token_from_environment())
     return run_check(
         record.resources,
         request,
@@ -141,6 +136,28 @@ def _check_online(fhir_base: str, patient_id: str, request: CheckRequest, option
         patient_id=record.patient_id,
         **options,
     )
+
+
+def token_from_environment() -> str | None:
+    """`SMART_APP_FHIR_TOKEN`, or None; exit 2 when it cannot be sent as a bearer token."""
+    try:
+        return usable_token(os.environ.get(TOKEN_ENV))
+    except FhirProblem as problem:
+        raise BadInput(str(problem)) from None
+
+
+def fetch_online(fhir_base: str, patient_id: str, token: str | None) -> FetchedRecord:
+    """The patient's record from the server; a failure becomes exit 2 (bad input) or 3 (the server), in words."""
+    try:
+        return fetch_record(fhir_base, patient_id, token=token)
+    except ValueError as error:
+        raise BadInput(str(error)) from None
+    except FhirError as error:
+        raise click_error(explain(error, fhir_base, patient_id=patient_id, token=token)) from None
+
+
+def click_error(problem: FhirProblem) -> click.ClickException:
+    return BadInput(str(problem)) if problem.bad_input else ServerFailure(str(problem))
 
 
 def parse_as_of(text: str | None) -> date:

@@ -9,7 +9,6 @@ Running it again with the same request and date writes nothing new. A refused wr
 from __future__ import annotations
 
 import json
-import os
 import sys
 from datetime import UTC, datetime
 from importlib import metadata
@@ -19,22 +18,22 @@ from typing import Any
 import click
 
 from smart_app.cli.check import (
-    TOKEN_ENV,
     BadInput,
     OneLineErrors,
-    ServerFailure,
+    fetch_online,
     format_text,
     parse_as_of,
     read_json_file,
+    token_from_environment,
 )
 from smart_app.cli.check import check as check_command
+from smart_app.cli.fhir_words import patient_id_of
 from smart_app.core.documents import OrderContext
 from smart_app.core.model import CheckRequest, InvalidRequest
 from smart_app.fhir.client import FhirClient
-from smart_app.fhir.errors import FhirError, FhirNotFound
 from smart_app.store.db import Database
 from smart_app.store.drafts import DraftStore
-from smart_app.workflow.check import fetch_record, run_check
+from smart_app.workflow.check import run_check
 from smart_app.workflow.order import OrderOutcome, save_draft_order
 
 DEFAULT_DATABASE = Path.home() / ".spine-auth" / "app.db"
@@ -50,9 +49,10 @@ def order(**options: Any) -> None:
     fhir_base, patient_id = options["fhir_base"], options["patient_id"]
     if not fhir_base or not patient_id:
         raise BadInput("smart-app order needs --fhir-base URL --patient ID")
+    patient_id = patient_id_of(patient_id)
     as_of = parse_as_of(options["as_of_text"])
     answers = read_json_file(options["answers_path"], "answers") if options["answers_path"] else None
-    token = os.environ.get(TOKEN_ENV) or None
+    token = token_from_environment()
     try:
         request = CheckRequest.build(
             procedure=options["procedure"],
@@ -65,7 +65,7 @@ def order(**options: Any) -> None:
             setting=options["setting"],
             payer=options["payer"] or "medicare",
         )
-        record = fetch_record(fhir_base, patient_id, token=token)
+        record = fetch_online(fhir_base, patient_id, token)
         check_result = run_check(
             record.resources,
             request,
@@ -78,10 +78,6 @@ def order(**options: Any) -> None:
         )
     except (InvalidRequest, ValueError) as error:
         raise BadInput(str(error)) from None
-    except FhirNotFound as error:
-        raise BadInput(f"unknown patient id {patient_id!r} on the FHIR server ({error.brief()})") from None
-    except FhirError as error:
-        raise ServerFailure(f"FHIR server failed: {error.brief()}") from None
 
     client = FhirClient(fhir_base, token_source=(lambda: token) if token else None)
     context = OrderContext(

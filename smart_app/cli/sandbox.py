@@ -3,8 +3,8 @@ patients, and the app registered with it. `make run` calls this.
 
 Fixed default ports make the printed URLs stable between runs; a port that is taken falls back to a free one. The
 FHIR server requires a bearer token (as a real EHR does) unless `--open`; for integrators who want to call it from
-the command line, a long-lived read/write token is printed (`SMART_APP_FHIR_TOKEN`, which `smart-app check` and
-`smart-app order` read). Everything runs on loopback only.
+the command line, a long-lived read/write token is printed (`SMART_APP_FHIR_TOKEN`, which `smart-app check`,
+`smart-app order` and `smart-app seed` read: read, create and update on every type). Everything runs on loopback only.
 """
 
 from __future__ import annotations
@@ -36,9 +36,8 @@ APP_CLIENT_ID = "spine-auth"
 APP_CLIENT_SECRET_BYTES = 24
 RESOURCE_SERVER_ID = "sandbox-fhir"
 CLI_TOKEN_LIFETIME_SECONDS = 12 * 3600
-CLI_TOKEN_SCOPE = (
-    "system/*.rs system/ServiceRequest.cu system/DocumentReference.cu system/Provenance.c system/Device.cu"
-)
+# Read everything, create and update everything: what `smart-app check`, `order` and `seed` need (no delete).
+CLI_TOKEN_SCOPE = "system/*.rs system/*.cu"
 # --client-auth (the app's EHRS `client_auth`) → the sandbox registration's token endpoint auth method.
 AUTH_METHODS: dict[str, AuthMethod] = {
     "public": "none",

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 import click
 
+from smart_app.cli.fhir_words import FhirProblem, not_a_fhir_server, not_fhir, transport_words, usable_token
 from smart_app.sandbox.seed import SeedLoadError, SeedPatient, seed_patients, seed_server
 
 EXIT_BAD_INPUT = 2
@@ -36,6 +37,24 @@ def _selected_patients(only: Sequence[str]) -> list[SeedPatient]:
         return seed_patients(only or None)
     except KeyError as exc:
         _fail(EXIT_BAD_INPUT, str(exc.args[0]))
+
+
+def _explain(error: SeedLoadError, base: str, token: str | None) -> tuple[int, str]:
+    """The exit status and message for a failed load, in words (not a FHIR server, scope, TLS)."""
+    if error.status is None and error.__cause__ is not None:
+        return EXIT_SERVER, f"FHIR server at {base} unreachable: {transport_words(error.__cause__)}"
+    web_page = bool(error.status and error.diagnostics and "<" in error.diagnostics)
+    if (error.status in (404, 405, 501) or web_page) and not_fhir(base, token):
+        return EXIT_BAD_INPUT, str(not_a_fhir_server(base))
+    if error.status == 403:
+        return EXIT_SERVER, (
+            f"{error} (the token does not allow loading the seed: it creates and updates resources of every type, "
+            "e.g. scope system/*.cu)"
+        )
+    if error.status == 401:
+        need = "a token (--token or SMART_APP_FHIR_TOKEN)" if token is None else "a valid token"
+        return EXIT_SERVER, f"{error} (the server requires {need})"
+    return EXIT_SERVER, str(error)
 
 
 def _print_list(patients: Sequence[SeedPatient]) -> None:
@@ -76,9 +95,14 @@ def seed(fhir_base: str | None, token: str | None, only: tuple[str, ...], list_o
         _fail(EXIT_BAD_INPUT, "--fhir-base URL is required (or use --list)")
     base = _valid_base(fhir_base)
     try:
-        loaded = seed_server(base, token=token or None, only=only or None)
+        token = usable_token(token, "the token (--token or SMART_APP_FHIR_TOKEN)")
+    except FhirProblem as problem:
+        _fail(EXIT_BAD_INPUT, str(problem))
+    try:
+        loaded = seed_server(base, token=token, only=only or None)
     except SeedLoadError as exc:
-        _fail(EXIT_SERVER, str(exc))
+        code, message = _explain(exc, base, token)
+        _fail(code, message)
     names = {patient.id: patient.name for patient in patients}
     for patient_id in loaded:
         click.echo(f"Patient/{patient_id}  {names.get(patient_id, '')}".rstrip())
