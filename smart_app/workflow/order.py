@@ -178,6 +178,10 @@ def withdraw_draft_order(
             outcome.reason = outcome.reason or "The EHR holds no draft order with this key."
             return outcome
         plan = plan_withdrawal(key, lines, context, device=existing.get("device"))
+        dangling = check_references(client, plan.bundle, context, existing)
+        if dangling:
+            outcome.reason = dangling_reason(dangling, withdrawing=True)
+            return outcome
         try:
             response = client.transaction(plan.bundle) if plan.bundle else None
         except (FhirConflict, FhirTransportError, FhirMalformedResponse) as error:

@@ -49,14 +49,13 @@ def check_references(
     return dangling
 
 
-def dangling_reason(dangling: list[UnresolvedReference]) -> str:
+def dangling_reason(dangling: list[UnresolvedReference], *, withdrawing: bool = False) -> str:
     """The refusal in words: which references point at nothing."""
     listed = "; ".join(item.describe() for item in dangling[:MAX_LISTED])
     more = f" and {len(dangling) - MAX_LISTED} more" if len(dangling) > MAX_LISTED else ""
-    return (
-        "The order was not sent to the EHR: it refers to resources that are neither in the order nor in the EHR "
-        f"({listed}{more}). The draft is kept in the app and can be exported."
-    )
+    what = "The withdrawal was not sent to the EHR" if withdrawing else "The order was not sent to the EHR"
+    kept = "" if withdrawing else " The draft is kept in the app and can be exported."
+    return f"{what}: it refers to resources that are neither in it nor in the EHR ({listed}{more}).{kept}"
 
 
 def _exists(client: FhirClient, target: str) -> bool:

@@ -9,7 +9,7 @@ import pytest
 from smart_app.core.documents import OrderContext
 from smart_app.fhir.client import FhirClient
 from smart_app.store.drafts import DraftStore
-from smart_app.workflow.order import save_draft_order
+from smart_app.workflow.order import save_draft_order, withdraw_draft_order
 from smart_app.workflow.references import relative_reference, unresolved_references
 from tests.orders.samples import RECORDED, rfa_check_result, rfa_record
 from tests.orders.test_save import ORDER_TYPES, inventory
@@ -88,3 +88,16 @@ def test_a_second_order_names_the_existing_device_by_its_id(with_provenance: boo
         assert {line["requester"]["reference"] for line in lines} == {"Device/d1"}
     else:
         assert all("requester" not in line for line in lines)  # no Device written, none to name
+
+
+@pytest.mark.sandbox
+def test_a_withdrawal_naming_a_requester_the_ehr_does_not_hold_is_not_sent(
+    ehr: FhirClient, context: OrderContext
+) -> None:
+    saved = save_draft_order(ehr, rfa_check_result(), context, None)
+    stranger = OrderContext(recorded=RECORDED, resources=rfa_record(), requester="Practitioner/nobody-here")
+    outcome = withdraw_draft_order(ehr, saved.order_key, stranger, None)
+    assert outcome.written == []
+    assert outcome.reason is not None and outcome.reason.startswith("The withdrawal was not sent to the EHR")
+    lines = ehr.search("ServiceRequest", {"_count": "50"}, no_cache=True).resources
+    assert {line["status"] for line in lines} == {"draft"}
