@@ -55,6 +55,7 @@ def start_ehr(name: str, log_dir: Path) -> Ehr:
         auth_base=f"http://127.0.0.1:{auth_port}",
         introspection_client=(RESOURCE_SERVER_ID, RESOURCE_SERVER_SECRET),
         log_path=log_dir / f"{name}.log",
+        startup_timeout=60.0,  # the machine is shared: node may take a while to listen
     )
     auth = start_auth_server(
         port=auth_port, fhir_base=fhir.base_url, resource_servers={RESOURCE_SERVER_ID: RESOURCE_SERVER_SECRET}
