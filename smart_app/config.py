@@ -46,8 +46,8 @@ DEFAULTS: dict[str, Any] = {
     # one of each is generated into the instance folder when unset. The public halves are served at
     # /.well-known/jwks.json.
     "SIGNING_KEYS": None,
-    # The app's external base URL (e.g. https://spine-auth.example) for redirect_uri behind a proxy;
-    # default: the URL the request came in on.
+    # The app's external base URL (e.g. https://spine-auth.example): the redirect_uri is built from it alone, never
+    # from the request's Host header. `smart-app serve` refuses to start without it; the sandbox sets it.
     "PUBLIC_URL": None,
     # Registered EHRs (the iss allowlist); see the module docstring.
     "EHRS": [
@@ -82,6 +82,24 @@ _ENTRY_KEYS = frozenset(
 
 class ConfigError(ValueError):
     """The configuration is invalid; the message names the entry and the field."""
+
+
+def check_public_url(value: object) -> str | None:
+    """`PUBLIC_URL` normalised (no trailing slash), or None when unset.
+
+    Raises:
+        ConfigError: not an absolute http(s) URL without query or fragment.
+    """
+    if value in (None, ""):
+        return None
+    try:
+        parts = urlsplit(value) if isinstance(value, str) else None
+        valid = parts is not None and parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:
+        valid = False
+    if not valid or parts is None or parts.query or parts.fragment:
+        raise ConfigError(f"PUBLIC_URL must be the app's absolute http(s) base URL, got {value!r}")
+    return str(value).rstrip("/")
 
 
 @dataclass(frozen=True)

@@ -166,10 +166,24 @@ def _start_authorization(
 
 
 def callback_url() -> str:
+    """Our redirect URI, built only from `PUBLIC_URL` (never from the request's Host header, which a client
+    chooses: a forged Host would send the authorization code elsewhere).
+
+    Raises:
+        AppError: 500 when `PUBLIC_URL` is not configured.
+    """
     public_url = current_app.config.get("PUBLIC_URL")
-    if public_url:
-        return str(public_url).rstrip("/") + url_for("launch.callback")
-    return url_for("launch.callback", _external=True)
+    if not public_url:
+        logger.error("PUBLIC_URL is not set: no redirect URI can be built, launches are refused")
+        raise AppError(
+            500,
+            "no-public-url",
+            "The app is not fully configured",
+            "The app does not know its own public address (PUBLIC_URL), so it cannot tell the EHR where to "
+            "return after sign-in. Ask your administrator to set it.",
+            issue_code="exception",
+        )
+    return str(public_url).rstrip("/") + url_for("launch.callback")
 
 
 def _discover(registration: EhrRegistration) -> SmartConfiguration:
