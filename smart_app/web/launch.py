@@ -2,8 +2,10 @@
 
 `/launch?iss=&launch=` (EHR launch) or `/launch?iss=` (standalone): the iss must be registered before anything
 touches the network. Then discovery, PKCE S256, a server-side state, and the browser goes to the authorize
-endpoint (GET, or an auto-submitting POST form). `/callback` claims the state once, exchanges the code, verifies
-the id_token, stores the tokens encrypted and sends the browser to `/s/<launch_id>/`, the launch's own URL space.
+endpoint (GET, or an auto-submitting POST form), carrying a short-lived launch cookie bound to the state.
+`/callback` accepts only the browser with that cookie (before the state is used up), claims the state once,
+exchanges the code, verifies the id_token (required when identity was asked for, unless the EHR's registration
+says it issues none), stores the tokens encrypted and sends the browser to `/s/<launch_id>/`, the launch's own URL space.
 """
 
 from __future__ import annotations
@@ -36,7 +38,13 @@ from smart_app.store.launches import (
     purge_expired_pending,
 )
 from smart_app.store.tokens import save_tokens
-from smart_app.web.browser_session import current_session_hash, ensure_session
+from smart_app.web.browser_session import (
+    bind_launch_to_browser,
+    browser_started_launch,
+    current_session_hash,
+    ensure_session,
+    forget_launch_binding,
+)
 from smart_app.web.errors import AppError
 from smart_app.web.identity import verify_identity
 from smart_app.web.security import allow_form_action
@@ -157,6 +165,7 @@ def _start_authorization(
             )
         )
         record_event(db, "launch.started", now=now, ehr_name=registration.name, detail=f"{kind} launch, {syntax}")
+    bind_launch_to_browser(state)
     if authorize.method == "GET":
         return redirect(authorize.url, code=302)
     allow_form_action(origin_of(authorize.url))
@@ -232,11 +241,14 @@ _STATE_ERRORS = {
 def callback() -> WerkzeugResponse:
     app_services = services()
     now = app_services.clock()
+    state = _param("state")
+    _refuse_other_browser(state, now)
     with app_services.database.session() as db:
-        claim = claim_pending(db, _param("state"), now=now)
+        claim = claim_pending(db, state, now=now)
     if claim.status != "ok" or claim.pending is None:
         code, title, message = _STATE_ERRORS[claim.status]
         raise AppError(400, code, title, message, relaunch=True, issue_code="security")
+    forget_launch_binding(state)
     pending = claim.pending
     session_hash = current_session_hash()
     if pending.session_hash and session_hash and session_hash != pending.session_hash:
@@ -334,6 +346,36 @@ def callback() -> WerkzeugResponse:
         )
     launch_id = _store_launch(registration, configuration, token, patient_id, fhir_user, pending, now)
     return redirect(url_for("patient.summary", launch_id=launch_id))
+
+
+def _refuse_other_browser(state: str, now: float) -> None:
+    """Refuse a callback from a browser that did not start this launch (no launch cookie for the state), before
+    the state is used up, so the legitimate browser can still complete its sign-in.
+
+    Raises:
+        AppError: 403 another browser; 400 when the state is unknown or already used anyway.
+    """
+    if browser_started_launch(state):
+        return
+    app_services = services()
+    with app_services.database.session() as db:
+        pending = db.get(PendingAuthorization, state) if state and len(state) <= 128 else None
+        if pending is not None and pending.used_at is None:
+            record_event(
+                db, "launch.refused", now=now, ehr_name=pending.ehr_name, detail="callback from another browser"
+            )
+    if pending is None or pending.used_at is not None:
+        code, title, message = _STATE_ERRORS["unknown" if pending is None else "used"]
+        raise AppError(400, code, title, message, relaunch=True, issue_code="security")
+    raise AppError(
+        403,
+        "launch-other-browser",
+        "This sign-in was started in another browser",
+        "This sign-in link was opened in a browser that did not start it, so it was refused and nobody was signed "
+        "in. Launch the app from your EHR in this browser.",
+        relaunch=True,
+        issue_code="security",
+    )
 
 
 def _refuse_authorize_error(registration: EhrRegistration, now: float) -> None:
