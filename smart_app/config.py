@@ -58,6 +58,10 @@ DEFAULTS: dict[str, Any] = {
             "open": True,
         }
     ],
+    # Request limits: bodies (JSON and forms) larger than this get 413; URLs longer than MAX_URL_LENGTH get 414.
+    "MAX_CONTENT_LENGTH": 1024 * 1024,
+    "MAX_FORM_MEMORY_SIZE": 1024 * 1024,
+    "MAX_URL_LENGTH": 8192,
     # Launch and session lifetimes (seconds).
     "LAUNCH_STATE_TTL_SECONDS": 600,
     "SESSION_TTL_SECONDS": 12 * 3600,
@@ -232,7 +236,11 @@ class EhrRegistry:
         return iter(self._by_name.values())
 
     def by_iss(self, iss: str) -> EhrRegistration | None:
-        return self._by_iss.get(normalize_iss(iss))
+        """The registration for `iss`, or None (also for a string that is not a parsable URL)."""
+        try:
+            return self._by_iss.get(normalize_iss(iss))
+        except ValueError:
+            return None
 
     def by_name(self, name: str) -> EhrRegistration | None:
         return self._by_name.get(name)

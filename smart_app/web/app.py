@@ -34,7 +34,7 @@ def build_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         app.config.from_mapping(test_config)
     app.config["PUBLIC_URL"] = check_public_url(app.config.get("PUBLIC_URL"))
 
-    from smart_app.web import browser_session, security
+    from smart_app.web import browser_session, request_limits, security
     from smart_app.web.checklist import bp as checklist_bp
     from smart_app.web.errors import register_error_handlers
     from smart_app.web.launch import bp as launch_bp
@@ -47,6 +47,7 @@ def build_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     make_private_dir(Path(app.instance_path))  # 0700: generated keys, the SQLite file, the sandbox's logs
     init_services(app)
     app.teardown_appcontext(close_fhir_clients)
+    request_limits.init_app(app)
     browser_session.init_app(app)
     security.init_app(app)
     register_error_handlers(app)

@@ -74,8 +74,9 @@ def wants_json() -> bool:
     return best in ("application/json", "application/fhir+json")
 
 
-def render_error(error: AppError) -> Response:
-    if wants_json():
+def render_error(error: AppError, *, as_json: bool | None = None) -> Response:
+    """The error as a page, or as an OperationOutcome for API callers (`as_json` overrides the Accept header)."""
+    if wants_json() if as_json is None else as_json:
         response = jsonify(error.to_operation_outcome())
         response.mimetype = "application/fhir+json"
     else:

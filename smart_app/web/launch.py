@@ -16,7 +16,7 @@ import re
 import secrets
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from flask import Blueprint, Response, current_app, jsonify, redirect, render_template, request, send_file, url_for
 from werkzeug.wrappers import Response as WerkzeugResponse
@@ -92,6 +92,14 @@ def launch() -> WerkzeugResponse | str:
             "No EHR named",
             "The launch did not say which EHR it came from (no iss).",
             issue_code="required",
+        )
+    if not _parsable_url(iss):
+        raise AppError(
+            400,
+            "bad-iss",
+            "Launch not usable",
+            "The launch named its EHR with an address that is not a valid URL (iss).",
+            issue_code="invalid",
         )
     app_services = services()
     registration = app_services.registry.by_iss(iss)
@@ -207,6 +215,16 @@ def _discover(registration: EhrRegistration) -> SmartConfiguration:
             f"The EHR's SMART configuration could not be read: {error.reason}.",
             issue_code="transient",
         ) from error
+
+
+def _parsable_url(value: str) -> bool:
+    """True when `value` parses as a URL with a host (`http://[::1` does not: urlsplit raises on it)."""
+    try:
+        parts = urlsplit(value)
+        _ = parts.port  # raises ValueError for a port that is not a number in range
+    except ValueError:
+        return False
+    return bool(parts.hostname)
 
 
 def _param(name: str) -> str:
