@@ -16,7 +16,9 @@ passed to `create_app(test_config)`.
     key_id        for private_key_jwt: the kid of one of our SIGNING_KEYS (default: the first key)
     scopes        scope profile: {"read": [types], "write": {type: "cu"}, "identity": bool,
                   "refresh": "online" | "offline" | "none", "extra": [scopes]} (default: the whole record, order writes)
-    quirks        list of: "v1_scopes_only" (always v1 scope syntax), "authorize_post" (authorize by POST)
+    quirks        list of: "v1_scopes_only" (always v1 scope syntax), "authorize_post" (authorize by POST),
+                  "no_id_token" (the EHR never issues an id_token: a launch without one continues without a user
+                  identity, and the page says so; without this quirk such a launch is refused)
     ehr_origins   origins allowed to frame the app (CSP frame-ancestors); default: the origin of iss
 """
 
@@ -76,7 +78,7 @@ DEFAULTS: dict[str, Any] = {
     # callable returning epoch seconds) may be passed to create_app; they are not read from the environment.
 }
 
-KNOWN_QUIRKS = frozenset({"v1_scopes_only", "authorize_post"})
+KNOWN_QUIRKS = frozenset({"v1_scopes_only", "authorize_post", "no_id_token"})
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 _ENTRY_KEYS = frozenset(
     {"name", "title", "iss", "open", "client_id", "client_auth", "client_secret", "key_id", "scopes", "quirks"}

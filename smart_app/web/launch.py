@@ -338,6 +338,7 @@ def callback() -> WerkzeugResponse:
             f"The EHR's token service answered: {error.error}.",
             issue_code="transient",
         ) from error
+    _refuse_missing_identity(registration, pending, token.id_token)
     fhir_user = None
     if token.id_token is not None:
         try:
@@ -391,6 +392,33 @@ def _refuse_other_browser(state: str, now: float) -> None:
         "This sign-in was started in another browser",
         "This sign-in link was opened in a browser that did not start it, so it was refused and nobody was signed "
         "in. Launch the app from your EHR in this browser.",
+        relaunch=True,
+        issue_code="security",
+    )
+
+
+def _refuse_missing_identity(
+    registration: EhrRegistration, pending: PendingAuthorization, id_token: str | None
+) -> None:
+    """Refuse a token response without the id_token that `openid fhirUser` asked for, unless the EHR's
+    registration says it never issues one (quirk `no_id_token`; the launch then has no user identity).
+
+    Raises:
+        AppError: 401 when the identity is missing.
+    """
+    requested = set(pending.requested_scope.split())
+    if id_token is not None or not {"openid", "fhirUser"} <= requested:
+        return
+    if "no_id_token" in registration.quirks:
+        _audit(registration, "launch.no_identity", "no id_token; the registration says the EHR issues none")
+        return
+    _audit(registration, "launch.failed", "id_token missing although openid fhirUser was requested")
+    raise AppError(
+        401,
+        "id-token-missing",
+        "The EHR did not say who you are",
+        "The EHR's sign-in answer did not include the identity token the app asked for, so the sign-in was "
+        "refused. Launch again from your EHR; if this keeps happening, tell your administrator.",
         relaunch=True,
         issue_code="security",
     )

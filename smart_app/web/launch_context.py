@@ -45,6 +45,11 @@ class LaunchContext:
         return self.mode == "open"
 
     @property
+    def identity_not_issued(self) -> bool:
+        """The user's identity was asked for and the EHR gave none (allowed only by the `no_id_token` quirk)."""
+        return not self.is_open and self.registration.scope_profile.identity and self.fhir_user is None
+
+    @property
     def fhir_base(self) -> str:
         return self.registration.iss
 
