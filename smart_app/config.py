@@ -64,6 +64,11 @@ DEFAULTS: dict[str, Any] = {
     "MAX_CONTENT_LENGTH": 1024 * 1024,
     "MAX_FORM_MEMORY_SIZE": 1024 * 1024,
     "MAX_URL_LENGTH": 8192,
+    # FHIR calls made while a person waits (web pages and the JSON API): one overall deadline per web request
+    # (every try, page and backoff included) and fewer retries than the command line's 3. A slow EHR gets a 504
+    # page saying so instead of holding the request for minutes.
+    "FHIR_INTERACTIVE_DEADLINE_SECONDS": 20,
+    "FHIR_INTERACTIVE_RETRIES": 1,
     # Launch and session lifetimes (seconds).
     "LAUNCH_STATE_TTL_SECONDS": 600,
     "SESSION_TTL_SECONDS": 12 * 3600,

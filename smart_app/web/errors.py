@@ -11,7 +11,14 @@ from typing import Any
 from flask import Flask, Response, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from smart_app.fhir.errors import FhirError, FhirForbidden, FhirNotFound, FhirTransportError, FhirUnauthorized
+from smart_app.fhir.errors import (
+    FhirError,
+    FhirForbidden,
+    FhirNotFound,
+    FhirTimeout,
+    FhirTransportError,
+    FhirUnauthorized,
+)
 from smart_app.workflow.tokens import RelaunchRequired
 
 logger = logging.getLogger(__name__)
@@ -94,6 +101,15 @@ def from_fhir_error(error: FhirError) -> AppError:
         return AppError(403, "fhir-forbidden", "The EHR refused access", error.brief(), issue_code="forbidden")
     if isinstance(error, FhirNotFound):
         return AppError(404, "fhir-not-found", "Not found in the EHR", error.brief(), issue_code="not-found")
+    if isinstance(error, FhirTimeout):
+        return AppError(
+            504,
+            "fhir-slow",
+            "The EHR is slow to answer",
+            "The EHR is answering too slowly, so the app stopped waiting for it "
+            f"({error.brief()}). Please try again in a moment; if it stays slow, tell your EHR support team.",
+            issue_code="timeout",
+        )
     if isinstance(error, FhirTransportError):
         return AppError(502, "fhir-unreachable", "The EHR could not be reached", error.brief(), issue_code="transient")
     return AppError(502, "fhir-error", "The EHR answered with an error", error.brief(), issue_code="exception")
