@@ -5,7 +5,8 @@ touches the network. Then discovery, PKCE S256, a server-side state, and the bro
 endpoint (GET, or an auto-submitting POST form), carrying a short-lived launch cookie bound to the state.
 `/callback` accepts only the browser with that cookie (before the state is used up), claims the state once,
 exchanges the code, verifies the id_token (required when identity was asked for, unless the EHR's registration
-says it issues none), stores the tokens encrypted and sends the browser to `/s/<launch_id>/`, the launch's own URL space.
+says it issues none), stores the tokens encrypted and sends the browser to `/s/<launch_id>/`, the launch's own
+URL space.
 """
 
 from __future__ import annotations

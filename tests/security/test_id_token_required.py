@@ -18,9 +18,7 @@ from tests.web.flows import ehr_launch
 
 @pytest.fixture
 def app_for_ehr_without_id_tokens(fhir_server: Any, auth_server: Any, tmp_path: Path) -> Iterator[RunningApp]:
-    running = smart_app(
-        "public", fhir_server, auth_server, tmp_path, "spine-auth-no-id-token", quirks=("no_id_token",)
-    )
+    running = smart_app("public", fhir_server, auth_server, tmp_path, "spine-auth-no-id-token", quirks=("no_id_token",))
     try:
         yield running
     finally:

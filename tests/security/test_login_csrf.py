@@ -52,7 +52,8 @@ def test_a_captured_callback_opened_in_a_fresh_client_logs_nobody_in(
 def test_the_launch_cookie_is_short_lived_partitioned_and_scoped_to_the_callback(
     app_server: RunningApp, auth_server: Any, patients: list[str], browser: Browser
 ) -> None:
-    start = f"{auth_server.base_url}/ehr/launch?" + urlencode({"patient": patients[1], "client_id": app_server.client_id})
+    ehr_button = {"patient": patients[1], "client_id": app_server.client_id}
+    start = f"{auth_server.base_url}/ehr/launch?" + urlencode(ehr_button)
     app_launch = browser.get(start, allow_redirects=False).headers["Location"].replace("/launch.html?", "/launch?", 1)
     response = browser.get(app_launch, allow_redirects=False)
     assert response.status_code == 302

@@ -31,9 +31,7 @@ def _issue_code(response: Any) -> str:
     return str(body["issue"][0]["details"]["coding"][0]["code"])
 
 
-def test_a_json_body_over_the_limit_is_refused_with_413_before_it_is_read(
-    launch_url: str, browser: Browser
-) -> None:
+def test_a_json_body_over_the_limit_is_refused_with_413_before_it_is_read(launch_url: str, browser: Browser) -> None:
     body = b'{"procedure": "' + b"x" * (5 * MIB) + b'"}'
     response = browser.post(f"{launch_url}/api/check", data=body, headers={"Content-Type": "application/json"})
     assert response.status_code == 413
