@@ -125,9 +125,13 @@ def init_app(app: Flask) -> None:
                 max_age=int(app.config["SESSION_TTL_SECONDS"]),
                 path="/",
             )
-        callback_path = url_for("launch.callback")
-        for name, value in g.pop("launch_cookies_set", []):
-            set_cookie(response, name, value, max_age=int(app.config["LAUNCH_STATE_TTL_SECONDS"]), path=callback_path)
-        for name in g.pop("launch_cookies_expired", []):
-            set_cookie(response, name, "", max_age=0, path=callback_path)
+        to_set = g.pop("launch_cookies_set", [])
+        to_expire = g.pop("launch_cookies_expired", [])
+        if to_set or to_expire:
+            callback_path = url_for("launch.callback")
+            ttl = int(app.config["LAUNCH_STATE_TTL_SECONDS"])
+            for name, value in to_set:
+                set_cookie(response, name, value, max_age=ttl, path=callback_path)
+            for name in to_expire:
+                set_cookie(response, name, "", max_age=0, path=callback_path)
         return response
