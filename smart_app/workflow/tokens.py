@@ -1,10 +1,10 @@
 """The access-token source the FHIR client calls: always a valid token for one launch, or `RelaunchRequired`.
 
-A token expiring within `skew_seconds` (or within half its lifetime, if that is shorter) is refreshed first.
-Refreshes are single-flight per launch: concurrent callers wait on one lock, and whoever gets it second re-reads
-the store and finds the fresh token. The refresh token is used once and replaced by the one the server returns
-(rotation). When no refresh is possible (none was granted, or the server says `invalid_grant`), the caller gets
-`RelaunchRequired` and the user is told to launch again from the EHR. The lock is per process: several app processes need sticky sessions per launch (or a
+A token expiring within `skew_seconds` is refreshed first. Refreshes are single-flight per launch: concurrent
+callers wait on one lock, and whoever gets it second re-reads the store and finds the fresh token. The refresh
+token is used once and replaced by the one the server returns (rotation). When no refresh is possible (none was
+granted, or the server says `invalid_grant`), the caller gets `RelaunchRequired` and the user is told to launch
+again from the EHR. The lock is per process: several app processes need sticky sessions per launch (or a
 database row lock) to keep refreshes single-flight.
 """
 
