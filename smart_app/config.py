@@ -16,7 +16,9 @@ passed to `create_app(test_config)`.
     key_id        for private_key_jwt: the kid of one of our SIGNING_KEYS (default: the first key)
     scopes        scope profile: {"read": [types], "write": {type: "cu"}, "identity": bool,
                   "refresh": "online" | "offline" | "none", "extra": [scopes]} (default: the whole record, order writes)
-    quirks        list of: "v1_scopes_only" (always v1 scope syntax), "authorize_post" (authorize by POST)
+    quirks        list of: "v1_scopes_only" (always v1 scope syntax), "authorize_post" (authorize by POST),
+                  "no_id_token" (the EHR never issues an id_token: a launch without one continues without a user
+                  identity, and the page says so; without this quirk such a launch is refused)
     ehr_origins   origins allowed to frame the app (CSP frame-ancestors); default: the origin of iss
 """
 
@@ -46,8 +48,8 @@ DEFAULTS: dict[str, Any] = {
     # one of each is generated into the instance folder when unset. The public halves are served at
     # /.well-known/jwks.json.
     "SIGNING_KEYS": None,
-    # The app's external base URL (e.g. https://spine-auth.example) for redirect_uri behind a proxy;
-    # default: the URL the request came in on.
+    # The app's external base URL (e.g. https://spine-auth.example): the redirect_uri is built from it alone, never
+    # from the request's Host header. `smart-app serve` refuses to start without it; the sandbox sets it.
     "PUBLIC_URL": None,
     # Registered EHRs (the iss allowlist); see the module docstring.
     "EHRS": [
@@ -58,6 +60,15 @@ DEFAULTS: dict[str, Any] = {
             "open": True,
         }
     ],
+    # Request limits: bodies (JSON and forms) larger than this get 413; URLs longer than MAX_URL_LENGTH get 414.
+    "MAX_CONTENT_LENGTH": 1024 * 1024,
+    "MAX_FORM_MEMORY_SIZE": 1024 * 1024,
+    "MAX_URL_LENGTH": 8192,
+    # FHIR calls made while a person waits (web pages and the JSON API): one overall deadline per web request
+    # (every try, page and backoff included) and fewer retries than the command line's 3. A slow EHR gets a 504
+    # page saying so instead of holding the request for minutes.
+    "FHIR_INTERACTIVE_DEADLINE_SECONDS": 20,
+    "FHIR_INTERACTIVE_RETRIES": 1,
     # Launch and session lifetimes (seconds).
     "LAUNCH_STATE_TTL_SECONDS": 600,
     "SESSION_TTL_SECONDS": 12 * 3600,
@@ -72,7 +83,7 @@ DEFAULTS: dict[str, Any] = {
     # callable returning epoch seconds) may be passed to create_app; they are not read from the environment.
 }
 
-KNOWN_QUIRKS = frozenset({"v1_scopes_only", "authorize_post"})
+KNOWN_QUIRKS = frozenset({"v1_scopes_only", "authorize_post", "no_id_token"})
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 _ENTRY_KEYS = frozenset(
     {"name", "title", "iss", "open", "client_id", "client_auth", "client_secret", "key_id", "scopes", "quirks"}
@@ -82,6 +93,24 @@ _ENTRY_KEYS = frozenset(
 
 class ConfigError(ValueError):
     """The configuration is invalid; the message names the entry and the field."""
+
+
+def check_public_url(value: object) -> str | None:
+    """`PUBLIC_URL` normalised (no trailing slash), or None when unset.
+
+    Raises:
+        ConfigError: not an absolute http(s) URL without query or fragment.
+    """
+    if value in (None, ""):
+        return None
+    try:
+        parts = urlsplit(value) if isinstance(value, str) else None
+        valid = parts is not None and parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:
+        valid = False
+    if not valid or parts is None or parts.query or parts.fragment:
+        raise ConfigError(f"PUBLIC_URL must be the app's absolute http(s) base URL, got {value!r}")
+    return str(value).rstrip("/")
 
 
 @dataclass(frozen=True)
@@ -214,7 +243,11 @@ class EhrRegistry:
         return iter(self._by_name.values())
 
     def by_iss(self, iss: str) -> EhrRegistration | None:
-        return self._by_iss.get(normalize_iss(iss))
+        """The registration for `iss`, or None (also for a string that is not a parsable URL)."""
+        try:
+            return self._by_iss.get(normalize_iss(iss))
+        except ValueError:
+            return None
 
     def by_name(self, name: str) -> EhrRegistration | None:
         return self._by_name.get(name)

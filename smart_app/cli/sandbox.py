@@ -234,6 +234,7 @@ def _start_rest(
     app = create_app(settings)
     server = make_app_server(app, HOST, app_port)
     app_url = f"http://{HOST}:{server.port}"
+    app.config["PUBLIC_URL"] = app_url  # known once bound (a taken port falls back to a free one)
     if not open_server:
         register_app(
             auth,

@@ -1,7 +1,7 @@
 """`smart-app serve`: run the web app with werkzeug's threaded server.
 
 Good for the sandbox and demos. In production run the WSGI app (`smart_app:create_app()`) under gunicorn or
-waitress behind a TLS-terminating proxy and set `PUBLIC_URL` (see `smart_app/web/server.py`).
+waitress behind a TLS-terminating proxy. `PUBLIC_URL` is required: `serve` refuses to start without it.
 """
 
 from __future__ import annotations
@@ -55,6 +55,19 @@ def environment_settings(root: Path) -> dict[str, Any]:
     return dict(config)
 
 
+def require_public_url(settings: dict[str, Any]) -> None:
+    """Refuse to serve without `PUBLIC_URL`: the redirect URI is built from it alone (never from a Host header).
+
+    Raises:
+        ConfigFileError: PUBLIC_URL is missing.
+    """
+    if not settings.get("PUBLIC_URL"):
+        raise ConfigFileError(
+            "PUBLIC_URL is not set: set SMART_APP_PUBLIC_URL (or PUBLIC_URL in --config) to the app's external "
+            "https base URL, e.g. https://spine-auth.example; the OAuth redirect URI is built from it alone"
+        )
+
+
 @click.command(name="serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="0 picks a free port.")
@@ -70,6 +83,7 @@ def serve(host: str, port: int, config_file: Path | None) -> None:
     logging.getLogger("urllib3").setLevel(logging.WARNING)  # its DEBUG lines carry full URLs (patient ids)
     settings = load_config_file(config_file) if config_file else {}
     settings.update(environment_settings(Path.cwd()))
+    require_public_url(settings)
     try:
         app = create_app(settings)
     except ConfigError as error:

@@ -133,6 +133,7 @@ class FhirClient:
         page_size: int = 100,
         retry_policy: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        deadline_seconds: float | None = None,
     ) -> None:
         if urlsplit(base_url).scheme not in ("http", "https") or not urlsplit(base_url).hostname:
             raise ValueError(f"FHIR base must be an absolute http(s) URL, got {base_url!r}")
@@ -145,6 +146,10 @@ class FhirClient:
         self.page_size = page_size
         self.retry_policy = retry_policy or RetryPolicy(retries=retries)
         self._sleep = sleep
+        self.deadline_seconds = deadline_seconds
+        # An overall deadline for everything this client sends (every try, every page, every wait), counted from
+        # now: a web request builds one client per request, so a slow EHR cannot hold it longer than this.
+        self._deadline = time.monotonic() + deadline_seconds if deadline_seconds is not None else None
         self._owns_session = session is None
         self._session = session or _new_session(pool_size=16)
         self._session.auth = _NoNetrcAuth()
@@ -390,34 +395,71 @@ class FhirClient:
         policy = self.retry_policy
         attempt = 0
         while True:
+            request_headers = self._headers(url, headers, data is not None)
+            timeout = self._attempt_timeout(method, url, attempt)
             try:
                 self._counter.add()
                 response = self._session.request(
-                    method,
-                    url,
-                    data=data,
-                    headers=self._headers(url, headers, data is not None),
-                    timeout=self.timeout,
-                    allow_redirects=False,
+                    method, url, data=data, headers=request_headers, timeout=timeout, allow_redirects=False
                 )
             except requests.exceptions.RequestException as exc:
                 never_sent = isinstance(exc, requests.exceptions.ConnectTimeout)
-                if attempt < policy.retries and (safe or never_sent):
-                    self._wait(policy.backoff(attempt), method, url, type(exc).__name__, attempt)
+                wait = policy.backoff(attempt)
+                if attempt < policy.retries and (safe or never_sent) and self._can_wait(wait):
+                    self._wait(wait, method, url, type(exc).__name__, attempt)
                     attempt += 1
                     continue
+                if isinstance(exc, requests.exceptions.Timeout) and self._deadline_passed():
+                    raise self._deadline_error(method, url, attempt + 1) from exc
                 raise _transport_error(method, url, exc, attempt + 1) from exc
             status = response.status_code
             if 200 <= status < 300:
                 return response
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
             waitable = retry_after is None or retry_after <= policy.max_retry_after
-            if attempt < policy.retries and waitable and policy.should_retry_status(status, replay_safe=safe):
-                wait = policy.backoff(attempt) if retry_after is None else retry_after
+            wait = policy.backoff(attempt) if retry_after is None else retry_after
+            retry = attempt < policy.retries and waitable and policy.should_retry_status(status, replay_safe=safe)
+            if retry and self._can_wait(wait):
                 self._wait(wait, method, url, f"HTTP {status}", attempt)
                 attempt += 1
                 continue
             raise _status_error(method, url, response, retry_after)
+
+    def _remaining(self) -> float | None:
+        """Seconds left before the overall deadline (None: no deadline)."""
+        return None if self._deadline is None else self._deadline - time.monotonic()
+
+    def _deadline_passed(self) -> bool:
+        remaining = self._remaining()
+        return remaining is not None and remaining <= 0.05
+
+    def _can_wait(self, seconds: float) -> bool:
+        """True when waiting `seconds` still leaves time for another try before the deadline."""
+        remaining = self._remaining()
+        return remaining is None or seconds + 0.5 < remaining
+
+    def _attempt_timeout(self, method: str, url: str, attempt: int) -> tuple[float, float]:
+        """This try's (connect, read) timeouts, shortened to what is left of the deadline.
+
+        Raises:
+            FhirTimeout: the deadline has already passed.
+        """
+        remaining = self._remaining()
+        if remaining is None:
+            return self.timeout
+        if remaining <= 0.05:
+            raise self._deadline_error(method, url, attempt)
+        return (min(self.timeout[0], remaining), min(self.timeout[1], remaining))
+
+    def _deadline_error(self, method: str, url: str, tries: int) -> FhirTimeout:
+        origin = "{0.scheme}://{0.netloc}".format(urlsplit(url))
+        limit = f"{self.deadline_seconds:g}"
+        return FhirTimeout(
+            f"{method} {_path_only(url)}: no answer within the {limit} s limit after {tries} attempt(s)",
+            method=method,
+            url=url,
+            diagnostics=f"{origin} did not answer within {limit} seconds ({tries} attempt(s))",
+        )
 
     def _wait(self, seconds: float, method: str, url: str, cause: str, attempt: int) -> None:
         logger.info(

@@ -17,7 +17,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import requests
 
@@ -127,7 +127,7 @@ def start_fhir_server(
         descriptor, name = tempfile.mkstemp(prefix="sandbox-fhir-", suffix=".log")
         os.close(descriptor)
         log_path = Path(name)
-    log_path.parent.mkdir(parents=True, exist_ok=True)
+    log_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     command = [node, str(SERVER_DIR / "server.mjs"), "--port", str(port), "--host", host]
     command += ["--default-count", str(default_count), "--max-count", str(max_count)]
     if auth_base:
@@ -142,7 +142,7 @@ def start_fhir_server(
     command.append("--exit-with-parent")
 
     started = time.monotonic()
-    with log_path.open("wb") as log_file:
+    with _private_log(log_path) as log_file:
         process = subprocess.Popen(
             command,
             cwd=SERVER_DIR,
@@ -168,6 +168,13 @@ def start_fhir_server(
         require_auth=require_auth,
         default_count=default_count,
     )
+
+
+def _private_log(path: Path) -> BinaryIO:
+    """The server's log, truncated, readable by this user only (0600): it names patients' resource ids."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(descriptor, 0o600)  # an older log may have been created with looser permissions
+    return os.fdopen(descriptor, "wb")
 
 
 def _wait_for_listening(process: subprocess.Popen[bytes], log_path: Path, timeout: float) -> dict[str, Any]:

@@ -7,18 +7,39 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+from smart_app.store.secret_files import create_private_file
 
 
 class Base(DeclarativeBase):
     """Declarative base of every app-side table."""
 
 
+def sqlite_file(url: str) -> Path | None:
+    """The database file of a SQLite URL (None for other databases and in-memory SQLite)."""
+    parsed = make_url(url)
+    if not parsed.drivername.startswith("sqlite") or parsed.database in (None, "", ":memory:"):
+        return None
+    if parsed.database.startswith("file:"):
+        return None  # a URI filename: the caller manages it
+    return Path(parsed.database)
+
+
 def make_engine(url: str) -> Engine:
-    """An engine for `url`; SQLite gets WAL and a busy timeout so parallel requests do not trip over locks."""
+    """An engine for `url`; SQLite gets WAL and a busy timeout so parallel requests do not trip over locks.
+
+    A SQLite file is created mode 0600 before SQLite opens it (its -wal and -shm files take the same mode), so
+    tokens and drafts are never readable by other local users.
+    """
     if url.startswith("sqlite"):
+        database_file = sqlite_file(url)
+        if database_file is not None:
+            create_private_file(database_file)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
         @event.listens_for(engine, "connect")

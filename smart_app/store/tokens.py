@@ -33,6 +33,7 @@ class StoredTokens:
     expires_at: float | None
     scope: str
     refresh_count: int
+    issued_at: float | None = None  # when these tokens were stored (issued or last refreshed)
 
 
 def save_tokens(
@@ -71,6 +72,7 @@ def load_tokens(db: Session, cipher: TokenCipher, launch_id: str) -> StoredToken
         expires_at=row.expires_at,
         scope=row.scope,
         refresh_count=row.refresh_count or 0,
+        issued_at=row.updated_at,
     )
 
 

@@ -8,7 +8,8 @@ from typing import Any
 
 from flask import Flask
 
-from smart_app.config import DEFAULTS
+from smart_app.config import DEFAULTS, check_public_url
+from smart_app.store.secret_files import make_private_dir
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -31,8 +32,9 @@ def build_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         app.config.from_prefixed_env(prefix="SMART_APP")
     else:
         app.config.from_mapping(test_config)
+    app.config["PUBLIC_URL"] = check_public_url(app.config.get("PUBLIC_URL"))
 
-    from smart_app.web import browser_session, security
+    from smart_app.web import browser_session, request_limits, security
     from smart_app.web.checklist import bp as checklist_bp
     from smart_app.web.errors import register_error_handlers
     from smart_app.web.launch import bp as launch_bp
@@ -42,8 +44,10 @@ def build_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from smart_app.web.patient import bp as patient_bp
     from smart_app.web.services import init_services
 
+    make_private_dir(Path(app.instance_path))  # 0700: generated keys, the SQLite file, the sandbox's logs
     init_services(app)
     app.teardown_appcontext(close_fhir_clients)
+    request_limits.init_app(app)
     browser_session.init_app(app)
     security.init_app(app)
     register_error_handlers(app)

@@ -3,6 +3,10 @@
 The cookie is `Secure; HttpOnly; SameSite=None; Partitioned` so it is sent inside an EHR iframe (CHIPS) and
 never readable by scripts. Tokens and launch context live server-side, found through the session and the launch
 id in the URL. A CSRF token for our own forms is an HMAC of the session, so it needs no storage.
+
+Each authorize round trip also sets a short-lived launch cookie (same attributes, path `/callback`, one per state)
+whose value is an HMAC of the state: the callback is accepted only by the browser that started the launch, so a
+callback URL captured from someone else's launch logs nobody in (login CSRF).
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-from flask import Flask, Response, current_app, g, request
+from flask import Flask, Response, current_app, g, request, url_for
 
 from smart_app.store.sessions import create_browser_session, find_browser_session, hash_token
 from smart_app.web.errors import AppError
@@ -73,19 +77,61 @@ def check_csrf() -> None:
         )
 
 
+LAUNCH_COOKIE_PREFIX = "spine_auth_launch_"
+
+
+def _launch_binding(state: str) -> str:
+    key = str(current_app.config["SECRET_KEY"]).encode("utf-8")
+    return hmac.new(key, f"launch-binding:{state}".encode(), hashlib.sha256).hexdigest()
+
+
+def _launch_cookie_name(state: str) -> str:
+    # One cookie per state, so launches started in two tabs do not overwrite each other's binding.
+    return LAUNCH_COOKIE_PREFIX + hashlib.sha256(state.encode("utf-8")).hexdigest()[:16]
+
+
+def bind_launch_to_browser(state: str) -> None:
+    """Set (on this response) the cookie that proves, at the callback, that this browser started the launch."""
+    g.launch_cookies_set = [*g.get("launch_cookies_set", []), (_launch_cookie_name(state), _launch_binding(state))]
+
+
+def browser_started_launch(state: str) -> bool:
+    """True when this request carries the launch cookie set for `state` (checked before the state is used up)."""
+    sent = request.cookies.get(_launch_cookie_name(state), "")
+    return bool(state) and hmac.compare_digest(sent, _launch_binding(state))
+
+
+def forget_launch_binding(state: str) -> None:
+    """Expire the launch cookie of `state` (the callback has used it)."""
+    g.launch_cookies_expired = [*g.get("launch_cookies_expired", []), _launch_cookie_name(state)]
+
+
 def init_app(app: Flask) -> None:
+    def set_cookie(response: Response, name: str, value: str, *, max_age: int, path: str) -> None:
+        # Secure + Partitioned + SameSite=None: sent inside the EHR's iframe (CHIPS). Browsers treat loopback
+        # http (the sandbox, the tests) as a secure context, so Secure cookies work there too.
+        response.set_cookie(
+            name, value, max_age=max_age, path=path, secure=True, httponly=True, samesite="None", partitioned=True
+        )
+
     @app.after_request
     def set_session_cookie(response: Response) -> Response:
         token = g.pop("new_session_token", None)
         if token is not None:
-            response.set_cookie(
+            set_cookie(
+                response,
                 app.config["SESSION_COOKIE_NAME"],
                 token,
                 max_age=int(app.config["SESSION_TTL_SECONDS"]),
                 path="/",
-                secure=True,
-                httponly=True,
-                samesite="None",
-                partitioned=True,
             )
+        to_set = g.pop("launch_cookies_set", [])
+        to_expire = g.pop("launch_cookies_expired", [])
+        if to_set or to_expire:
+            callback_path = url_for("launch.callback")
+            ttl = int(app.config["LAUNCH_STATE_TTL_SECONDS"])
+            for name, value in to_set:
+                set_cookie(response, name, value, max_age=ttl, path=callback_path)
+            for name in to_expire:
+                set_cookie(response, name, "", max_age=0, path=callback_path)
         return response

@@ -11,7 +11,14 @@ from typing import Any
 from flask import Flask, Response, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from smart_app.fhir.errors import FhirError, FhirForbidden, FhirNotFound, FhirTransportError, FhirUnauthorized
+from smart_app.fhir.errors import (
+    FhirError,
+    FhirForbidden,
+    FhirNotFound,
+    FhirTimeout,
+    FhirTransportError,
+    FhirUnauthorized,
+)
 from smart_app.workflow.tokens import RelaunchRequired
 
 logger = logging.getLogger(__name__)
@@ -74,8 +81,9 @@ def wants_json() -> bool:
     return best in ("application/json", "application/fhir+json")
 
 
-def render_error(error: AppError) -> Response:
-    if wants_json():
+def render_error(error: AppError, *, as_json: bool | None = None) -> Response:
+    """The error as a page, or as an OperationOutcome for API callers (`as_json` overrides the Accept header)."""
+    if wants_json() if as_json is None else as_json:
         response = jsonify(error.to_operation_outcome())
         response.mimetype = "application/fhir+json"
     else:
@@ -93,6 +101,15 @@ def from_fhir_error(error: FhirError) -> AppError:
         return AppError(403, "fhir-forbidden", "The EHR refused access", error.brief(), issue_code="forbidden")
     if isinstance(error, FhirNotFound):
         return AppError(404, "fhir-not-found", "Not found in the EHR", error.brief(), issue_code="not-found")
+    if isinstance(error, FhirTimeout):
+        return AppError(
+            504,
+            "fhir-slow",
+            "The EHR is slow to answer",
+            "The EHR is answering too slowly, so the app stopped waiting for it "
+            f"({error.brief()}). Please try again in a moment; if it stays slow, tell your EHR support team.",
+            issue_code="timeout",
+        )
     if isinstance(error, FhirTransportError):
         return AppError(502, "fhir-unreachable", "The EHR could not be reached", error.brief(), issue_code="transient")
     return AppError(502, "fhir-error", "The EHR answered with an error", error.brief(), issue_code="exception")

@@ -2,8 +2,11 @@
 
 `/launch?iss=&launch=` (EHR launch) or `/launch?iss=` (standalone): the iss must be registered before anything
 touches the network. Then discovery, PKCE S256, a server-side state, and the browser goes to the authorize
-endpoint (GET, or an auto-submitting POST form). `/callback` claims the state once, exchanges the code, verifies
-the id_token, stores the tokens encrypted and sends the browser to `/s/<launch_id>/`, the launch's own URL space.
+endpoint (GET, or an auto-submitting POST form), carrying a short-lived launch cookie bound to the state.
+`/callback` accepts only the browser with that cookie (before the state is used up), claims the state once,
+exchanges the code, verifies the id_token (required when identity was asked for, unless the EHR's registration
+says it issues none), stores the tokens encrypted and sends the browser to `/s/<launch_id>/`, the launch's own
+URL space.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import re
 import secrets
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from flask import Blueprint, Response, current_app, jsonify, redirect, render_template, request, send_file, url_for
 from werkzeug.wrappers import Response as WerkzeugResponse
@@ -36,7 +39,13 @@ from smart_app.store.launches import (
     purge_expired_pending,
 )
 from smart_app.store.tokens import save_tokens
-from smart_app.web.browser_session import current_session_hash, ensure_session
+from smart_app.web.browser_session import (
+    bind_launch_to_browser,
+    browser_started_launch,
+    current_session_hash,
+    ensure_session,
+    forget_launch_binding,
+)
 from smart_app.web.errors import AppError
 from smart_app.web.identity import verify_identity
 from smart_app.web.security import allow_form_action
@@ -84,6 +93,14 @@ def launch() -> WerkzeugResponse | str:
             "No EHR named",
             "The launch did not say which EHR it came from (no iss).",
             issue_code="required",
+        )
+    if not _parsable_url(iss):
+        raise AppError(
+            400,
+            "bad-iss",
+            "Launch not usable",
+            "The launch named its EHR with an address that is not a valid URL (iss).",
+            issue_code="invalid",
         )
     app_services = services()
     registration = app_services.registry.by_iss(iss)
@@ -157,6 +174,7 @@ def _start_authorization(
             )
         )
         record_event(db, "launch.started", now=now, ehr_name=registration.name, detail=f"{kind} launch, {syntax}")
+    bind_launch_to_browser(state)
     if authorize.method == "GET":
         return redirect(authorize.url, code=302)
     allow_form_action(origin_of(authorize.url))
@@ -166,10 +184,24 @@ def _start_authorization(
 
 
 def callback_url() -> str:
+    """Our redirect URI, built only from `PUBLIC_URL` (never from the request's Host header, which a client
+    chooses: a forged Host would send the authorization code elsewhere).
+
+    Raises:
+        AppError: 500 when `PUBLIC_URL` is not configured.
+    """
     public_url = current_app.config.get("PUBLIC_URL")
-    if public_url:
-        return str(public_url).rstrip("/") + url_for("launch.callback")
-    return url_for("launch.callback", _external=True)
+    if not public_url:
+        logger.error("PUBLIC_URL is not set: no redirect URI can be built, launches are refused")
+        raise AppError(
+            500,
+            "no-public-url",
+            "The app is not fully configured",
+            "The app does not know its own public address (PUBLIC_URL), so it cannot tell the EHR where to "
+            "return after sign-in. Ask your administrator to set it.",
+            issue_code="exception",
+        )
+    return str(public_url).rstrip("/") + url_for("launch.callback")
 
 
 def _discover(registration: EhrRegistration) -> SmartConfiguration:
@@ -184,6 +216,16 @@ def _discover(registration: EhrRegistration) -> SmartConfiguration:
             f"The EHR's SMART configuration could not be read: {error.reason}.",
             issue_code="transient",
         ) from error
+
+
+def _parsable_url(value: str) -> bool:
+    """True when `value` parses as a URL with a host (`http://[::1` does not: urlsplit raises on it)."""
+    try:
+        parts = urlsplit(value)
+        _ = parts.port  # raises ValueError for a port that is not a number in range
+    except ValueError:
+        return False
+    return bool(parts.hostname)
 
 
 def _param(name: str) -> str:
@@ -218,11 +260,14 @@ _STATE_ERRORS = {
 def callback() -> WerkzeugResponse:
     app_services = services()
     now = app_services.clock()
+    state = _param("state")
+    _refuse_other_browser(state, now)
     with app_services.database.session() as db:
-        claim = claim_pending(db, _param("state"), now=now)
+        claim = claim_pending(db, state, now=now)
     if claim.status != "ok" or claim.pending is None:
         code, title, message = _STATE_ERRORS[claim.status]
         raise AppError(400, code, title, message, relaunch=True, issue_code="security")
+    forget_launch_binding(state)
     pending = claim.pending
     session_hash = current_session_hash()
     if pending.session_hash and session_hash and session_hash != pending.session_hash:
@@ -294,6 +339,7 @@ def callback() -> WerkzeugResponse:
             f"The EHR's token service answered: {error.error}.",
             issue_code="transient",
         ) from error
+    _refuse_missing_identity(registration, pending, token.id_token)
     fhir_user = None
     if token.id_token is not None:
         try:
@@ -320,6 +366,63 @@ def callback() -> WerkzeugResponse:
         )
     launch_id = _store_launch(registration, configuration, token, patient_id, fhir_user, pending, now)
     return redirect(url_for("patient.summary", launch_id=launch_id))
+
+
+def _refuse_other_browser(state: str, now: float) -> None:
+    """Refuse a callback from a browser that did not start this launch (no launch cookie for the state), before
+    the state is used up, so the legitimate browser can still complete its sign-in.
+
+    Raises:
+        AppError: 403 another browser; 400 when the state is unknown or already used anyway.
+    """
+    if browser_started_launch(state):
+        return
+    app_services = services()
+    with app_services.database.session() as db:
+        pending = db.get(PendingAuthorization, state) if state and len(state) <= 128 else None
+        if pending is not None and pending.used_at is None:
+            record_event(
+                db, "launch.refused", now=now, ehr_name=pending.ehr_name, detail="callback from another browser"
+            )
+    if pending is None or pending.used_at is not None:
+        code, title, message = _STATE_ERRORS["unknown" if pending is None else "used"]
+        raise AppError(400, code, title, message, relaunch=True, issue_code="security")
+    raise AppError(
+        403,
+        "launch-other-browser",
+        "This sign-in was started in another browser",
+        "This sign-in link was opened in a browser that did not start it, so it was refused and nobody was signed "
+        "in. Launch the app from your EHR in this browser.",
+        relaunch=True,
+        issue_code="security",
+    )
+
+
+def _refuse_missing_identity(
+    registration: EhrRegistration, pending: PendingAuthorization, id_token: str | None
+) -> None:
+    """Refuse a token response without the id_token that `openid fhirUser` asked for, unless the EHR's
+    registration says it never issues one (quirk `no_id_token`; the launch then has no user identity).
+
+    Raises:
+        AppError: 401 when the identity is missing.
+    """
+    requested = set(pending.requested_scope.split())
+    if id_token is not None or not {"openid", "fhirUser"} <= requested:
+        return
+    if "no_id_token" in registration.quirks:
+        _audit(registration, "launch.no_identity", "no id_token; the registration says the EHR issues none")
+        return
+    _audit(registration, "launch.failed", "id_token missing although openid fhirUser was requested")
+    raise AppError(
+        401,
+        "id-token-missing",
+        "The EHR did not say who you are",
+        "The EHR's sign-in answer did not include the identity token the app asked for, so the sign-in was "
+        "refused. Launch again from your EHR; if this keeps happening, tell your administrator.",
+        relaunch=True,
+        issue_code="security",
+    )
 
 
 def _refuse_authorize_error(registration: EhrRegistration, now: float) -> None:

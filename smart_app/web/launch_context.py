@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import g
+from flask import current_app, g
 
 from smart_app.config import EhrRegistration
 from smart_app.fhir.client import FhirClient
@@ -45,18 +45,30 @@ class LaunchContext:
         return self.mode == "open"
 
     @property
+    def identity_not_issued(self) -> bool:
+        """The user's identity was asked for and the EHR gave none (allowed only by the `no_id_token` quirk)."""
+        return not self.is_open and self.registration.scope_profile.identity and self.fhir_user is None
+
+    @property
     def fhir_base(self) -> str:
         return self.registration.iss
 
     def fhir_client(self) -> FhirClient:
         """The FHIR client of this launch for the current request (one connection pool per request, closed when
         the request ends): the bearer token comes from the token service (refreshed as needed); an open server
-        gets no Authorization header at all."""
+        gets no Authorization header at all. A person is waiting, so every FHIR call of the request shares one
+        deadline (`FHIR_INTERACTIVE_DEADLINE_SECONDS`) and gives up after fewer retries than the command line."""
         clients: dict[str, FhirClient] = g.setdefault("fhir_clients", {})
         client = clients.get(self.launch_id)
         if client is None:
             token_source = None if self.is_open else services().tokens.source(self.launch_id)
-            client = clients[self.launch_id] = FhirClient(self.fhir_base, token_source=token_source)
+            config = current_app.config
+            client = clients[self.launch_id] = FhirClient(
+                self.fhir_base,
+                token_source=token_source,
+                retries=int(config["FHIR_INTERACTIVE_RETRIES"]),
+                deadline_seconds=float(config["FHIR_INTERACTIVE_DEADLINE_SECONDS"]),
+            )
         return client
 
     @property

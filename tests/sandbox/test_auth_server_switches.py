@@ -90,6 +90,15 @@ def test_need_patient_banner_switch(auth_server: AuthServerHandle, public_app: S
     assert public_app.launch_and_token(patient_id, "patient/Patient.rs")["need_patient_banner"] is False
 
 
+def test_omit_id_token_switch(auth_server: AuthServerHandle, public_app: SmartTestApp, patient_id: str) -> None:
+    scope = "openid fhirUser patient/Patient.rs"
+    assert "id_token" in public_app.launch_and_token(patient_id, scope)
+    auth_server.set_switches(omit_id_token=True)
+    token = public_app.launch_and_token(patient_id, scope)
+    assert "id_token" not in token
+    assert "openid" in token["scope"].split() and token["access_token"]
+
+
 def test_admin_switches_json_round_trip(auth_server: AuthServerHandle) -> None:
     url = f"{auth_server.base_url}/admin/switches"
     defaults = requests.get(url, timeout=TIMEOUT).json()
@@ -99,6 +108,7 @@ def test_admin_switches_json_round_trip(auth_server: AuthServerHandle) -> None:
         "reject_refresh": False,
         "authorize_error": None,
         "need_patient_banner": True,
+        "omit_id_token": False,
     }
     changed = requests.post(
         url, json={"drop_scopes": ["patient/Coverage.*"], "access_token_lifetime": 30}, timeout=TIMEOUT

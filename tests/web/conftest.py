@@ -137,6 +137,8 @@ def serve_app(tmp_path: Path, ehrs: list[dict[str, Any]], client_id: str | None 
         }
     )
     server = make_app_server(app, "127.0.0.1", 0)
+    if not app.config.get("PUBLIC_URL"):  # the redirect URI is built only from it; the port is known now
+        app.config["PUBLIC_URL"] = f"http://127.0.0.1:{server.port}"
     thread = threading.Thread(target=server.serve_forever, name="app-under-test", daemon=True)
     thread.start()
 

@@ -21,15 +21,20 @@ def test_a_launch_a_refresh_and_a_relaunch_error_log_nothing_secret(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.INFO)
-    auth_server.set_switches(access_token_lifetime=30)  # every page load refreshes
+    auth_server.set_switches(access_token_lifetime=30)
     page = ehr_launch(browser, app_server, auth_server, patients[0])
-    assert as_json(browser, page.url).status_code == 200
-    launch_id = app_server.launch_id_of(page.url)
-    with app_server.services.database.session() as db:
-        tokens = load_tokens(db, app_server.services.cipher, launch_id)
-    assert tokens is not None and tokens.refresh_count >= 1
-    auth_server.set_switches(reject_refresh=True)
-    assert browser.get(page.url).status_code == 401
+    try:
+        app_server.clock_offset[0] = 20  # past half of the 30 s lifetime: the next page load refreshes
+        assert as_json(browser, page.url).status_code == 200
+        launch_id = app_server.launch_id_of(page.url)
+        with app_server.services.database.session() as db:
+            tokens = load_tokens(db, app_server.services.cipher, launch_id)
+        assert tokens is not None and tokens.refresh_count >= 1
+        auth_server.set_switches(reject_refresh=True)
+        app_server.clock_offset[0] = 40  # due again: the refresh is refused
+        assert browser.get(page.url).status_code == 401
+    finally:
+        app_server.clock_offset[0] = 0
     callback = next(hop for hop in browser.hops if "/callback?" in hop)
     code = parse_qs(urlsplit(callback).query)["code"][0]
     logged = "\n".join(record.getMessage() for record in caplog.records)

@@ -55,12 +55,12 @@ def test_access_token_is_refreshed_before_it_expires_and_the_refresh_token_rotat
 def test_concurrent_callers_share_one_refresh(
     app_server: RunningApp, auth_server: Any, patients: list[str], browser: Browser, outbound: list[Any]
 ) -> None:
-    auth_server.set_switches(access_token_lifetime=30)  # always inside the 60 s refresh window
+    auth_server.set_switches(access_token_lifetime=30)
     page = ehr_launch(browser, app_server, auth_server, patients[0])
-    launch_id = app_server.launch_id_of(page.url)  # the page load itself refreshed once
+    launch_id = app_server.launch_id_of(page.url)
     before = _tokens(app_server, launch_id).refresh_count
     auth_server.set_switches(access_token_lifetime=3600)
-    app_server.clock_offset[0] = 0
+    app_server.clock_offset[0] = 20  # past half of the 30 s token's lifetime: due for a refresh
     results: list[str] = []
     barrier = threading.Barrier(8)
 
@@ -73,6 +73,7 @@ def test_concurrent_callers_share_one_refresh(
         thread.start()
     for thread in threads:
         thread.join()
+    app_server.clock_offset[0] = 0
     after = _tokens(app_server, launch_id)
     assert after.refresh_count == before + 1
     assert set(results) == {after.access_token}

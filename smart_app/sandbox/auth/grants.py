@@ -132,6 +132,13 @@ class SmartOpenIDCode(OpenIDCode):  # type: ignore[misc]
     def exists_nonce(self, nonce: str, request: Any) -> bool:
         return False
 
+    def process_token(self, grant: Any, response: Any) -> Any:
+        """Add the id_token, unless the `omit_id_token` switch plays an EHR that never issues one."""
+        if self._sandbox.switches.omit_id_token:
+            _, token, _ = response
+            return token
+        return super().process_token(grant, response)
+
     def resolve_client_private_key(self, client: Any) -> Any:
         return self._sandbox.signing.key
 

@@ -21,13 +21,15 @@ class SwitchError(ValueError):
 class Switches:
     """`drop_scopes`: patterns removed from every grant; `access_token_lifetime`: seconds (None = default);
     `reject_refresh`: every refresh token is revoked; `authorize_error`: authorize redirects back with this error;
-    `need_patient_banner`: the value sent in token responses."""
+    `need_patient_banner`: the value sent in token responses; `omit_id_token`: token responses carry no id_token
+    even when `openid` was granted."""
 
     drop_scopes: tuple[str, ...] = field(default=())
     access_token_lifetime: int | None = None
     reject_refresh: bool = False
     authorize_error: str | None = None
     need_patient_banner: bool = True
+    omit_id_token: bool = False
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -85,5 +87,6 @@ _VALIDATORS = {
     "reject_refresh": _flag("reject_refresh"),
     "authorize_error": _error_code,
     "need_patient_banner": _flag("need_patient_banner"),
+    "omit_id_token": _flag("omit_id_token"),
 }
 DEFAULT_SWITCHES = Switches()
