@@ -109,7 +109,7 @@ def start_fhir_server(
     introspection_client: tuple[str, str] | None = None,
     require_auth: bool = False,
     log_path: Path | None = None,
-    startup_timeout: float = 15.0,
+    startup_timeout: float = 60.0,
     default_count: int = DEFAULT_COUNT,
     max_count: int = MAX_COUNT,
     host: str = "127.0.0.1",

@@ -502,7 +502,8 @@ def test_startup_time_and_a_clean_stop(tmp_path: Path) -> None:
     try:
         print(f"\nsandbox FHIR server started in {handle.startup_seconds:.2f} s (port {handle.port})")
         assert requests.get(f"{handle.base_url}/metadata", timeout=TIMEOUT).status_code == 200
-        assert handle.startup_seconds < 15
+        # Speed is measured by scripts, not asserted here; the bound only catches a start that hangs.
+        assert 0 < handle.startup_seconds < 60
     finally:
         handle.stop()
     assert handle.process.returncode == 0
