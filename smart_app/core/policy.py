@@ -30,6 +30,8 @@ class CriterionRule:
     rule: Rule
     reads: tuple[str, ...] = ()  # resource types searched; if one was unreadable, a "met by absence" is unknown
     when: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # request field → values it applies to
+    citation: str = ""  # the public source (LCD number and section, article, paper), never our file names
+    authority: str = "payer"  # payer: the payer's policy says so | clinical: our own clinical checklist
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,7 @@ class Advisory:
     rule: Rule
     reads: tuple[str, ...] = ()
     when: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    citation: str = ""
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,7 @@ class Notice:
     message: str
     source: str
     payer_kinds: tuple[str, ...]
+    citation: str = ""
 
 
 @dataclass(frozen=True)
