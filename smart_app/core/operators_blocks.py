@@ -130,8 +130,8 @@ def _next_steps(cells: list[_Cell], count: int, noun: str, minimum: float) -> st
             else:
                 step = f"a confirmatory {noun} at"
             by_step.setdefault(step, []).append(cell.level)
-        for step, levels in by_step.items():
-            steps.setdefault((step, tuple(levels)), []).append(side)
+        for step, step_levels in by_step.items():
+            steps.setdefault((step, tuple(step_levels)), []).append(side)
     texts = []
     for (step, levels), sides in steps.items():
         side = BILATERAL if {LEFT, RIGHT} <= set(sides) else sides[0]
@@ -269,7 +269,7 @@ def prior_treatment_relief(context: Context, params: Mapping[str, Any]) -> Outco
 
 def _lasting_treatment(last: SpineProcedure, params: Mapping[str, Any]) -> tuple[str, str, list[Evidence]]:
     months, threshold = int(params["min_months"]), float(params["min_relief"])
-    statuses = [_lasting_relief(last, last.pain_relief, threshold, months)]
+    statuses = [lasting_relief(last, last.pain_relief, threshold, months)]
     details = [f"{last.describe()}: pain {_run_text(last, last.pain_relief, threshold)}"]
     evidence = [Evidence(last.reference, last.describe()), *_relief_evidence(last.pain_relief, threshold)]
     if params.get("function_min_relief") is not None:
@@ -278,7 +278,7 @@ def _lasting_treatment(last: SpineProcedure, params: Mapping[str, Any]) -> tuple
             # Without a disability score before the treatment the alternative can never be shown on the same scale.
             details.append("function: no disability score in the 30 days before, so that alternative cannot apply")
         else:
-            statuses.append(_lasting_relief(last, last.function_relief, function_threshold, months))
+            statuses.append(lasting_relief(last, last.function_relief, function_threshold, months))
             details.append(f"function {_run_text(last, last.function_relief, function_threshold)}")
             evidence += _relief_evidence(last.function_relief, function_threshold)
     status = MET if MET in statuses else NOT_MET if all(s == NOT_MET for s in statuses) else UNKNOWN
@@ -322,7 +322,7 @@ def no_successful_rfa_at_levels(context: Context, params: Mapping[str, Any]) -> 
     successes: list[SpineProcedure] = []
     undecided: list[SpineProcedure] = []
     for rfa in rfas:
-        verdict = _lasting_relief(rfa, rfa.pain_relief, float(params["success_pct"]), int(params["success_months"]))
+        verdict = lasting_relief(rfa, rfa.pain_relief, float(params["success_pct"]), int(params["success_months"]))
         (successes if verdict == MET else undecided if verdict == UNKNOWN else []).append(rfa)
     evidence = tuple(Evidence(r.reference, r.describe()) for r in rfas)
     sided = [r for r in successes if treated_any(r.side, context.request.side)]
@@ -385,7 +385,8 @@ def _block_evidence(block: SpineProcedure) -> Evidence:
     return Evidence(block.reference, f"{block.describe()}: {relief}")
 
 
-def _lasting_relief(procedure: SpineProcedure, relief: Relief | None, threshold: float, months: int) -> str:
+def lasting_relief(procedure: SpineProcedure, relief: Relief | None, threshold: float, months: int) -> str:
+    """met: ≥ threshold relief lasted the months; not-met: a score broke the run earlier; unknown otherwise."""
     if relief is None or procedure.time is None:
         return UNKNOWN
     run = relief.sustained(threshold)
