@@ -85,7 +85,9 @@ def checklist_prefill(suggestion: Suggestion | None) -> str:
     fields: list[tuple[str, str]] = [("procedure", suggestion.procedure)]
     if suggestion.intent:
         fields.append(("intent", suggestion.intent))
-    fields += [("levels", ",".join(suggestion.levels)), ("side", suggestion.side), ("suggested", "1")]
+    if suggestion.levels:
+        fields.append(("levels", ",".join(suggestion.levels)))
+    fields += [("side", suggestion.side), ("suggested", "1")]
     return urlencode(fields)
 
 
@@ -201,5 +203,5 @@ def _suggestion(suggestion: Suggestion | None) -> dict[str, Any] | None:
     return {
         **suggestion.to_json(),
         "title": STEP_NAMES.get(suggestion.step, suggestion.step),
-        "where": f"{suggestion.side} {', '.join(suggestion.levels)}",
+        "where": f"{suggestion.side} {', '.join(suggestion.levels) or '(levels to choose)'}",
     }
