@@ -19,6 +19,10 @@ from typing import Any
 OUR_POLICY_PREFIX = "spine-auth"
 COVERAGE_UNCERTAIN = re.compile(r"coverage-uncertain$")
 INTERNAL_SOURCE = re.compile(r"policy-rules|fhir-conventions|\.md\b|\.ya?ml\b|\bS\d+\b", re.IGNORECASE)
+# "(policy-rules.md section 0, A)", "policy-rules E.2": our research notes, cited inside some public citations.
+INTERNAL_REFERENCE = re.compile(
+    r"\s*\(?policy-rules(?:\.md)?(?:\s+section)?\s*[0-9A-Z][0-9A-Z.\-, ]*\)?|\s*\(S\d+(?:,[^)]*)?\)"
+)
 MARKS = {"ready": "✓", "needs-documentation": "!", "not-eligible": "✗"}
 LABELS = {"ready": "Ready", "needs-documentation": "Needs documentation", "not-eligible": "Not eligible"}
 
@@ -33,11 +37,16 @@ def authority_of(item: Mapping[str, Any], policy: Mapping[str, Any]) -> str:
 
 def public_source(item: Mapping[str, Any]) -> str:
     """The public source of a clause or warning: its citation, else its source unless that is an internal name."""
-    citation = str(item.get("citation") or "").strip()
+    citation = public_text(str(item.get("citation") or ""))
     if citation:
         return citation
     source = str(item.get("source") or "").strip()
     return "" if INTERNAL_SOURCE.search(source) else source
+
+
+def public_text(text: str) -> str:
+    """`text` without references to our internal research notes."""
+    return INTERNAL_REFERENCE.sub("", text).strip()
 
 
 def coverage_warnings(result: Mapping[str, Any]) -> list[Mapping[str, Any]]:

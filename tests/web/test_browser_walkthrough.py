@@ -122,10 +122,20 @@ def save_with_progress(page: Page, fhir_server: Any) -> None:
     """Save the draft order while the EHR answers slowly: the progress indicator shows and the button is disabled."""
     fhir_server.configure(delay_ms=700)
     try:
-        page.click("[data-save-order] button")
-        page.wait_for_selector("#busy-indicator:not([hidden])", timeout=5_000)
-        if page.locator("[data-save-order] button").count():  # still on the checklist while the request runs
-            assert page.locator("[data-save-order] button").is_disabled()
+        # Click without waiting for the navigation, then look at the page while the request runs.
+        busy = page.evaluate(
+            """() => {
+              const button = document.querySelector('[data-save-order] button');
+              button.click();
+              button.click();  // a double click: the second is refused by the page
+              return {
+                disabled: button.disabled,
+                indicator: !document.getElementById('busy-indicator').hidden,
+                submitting: button.form.getAttribute('data-submitting'),
+              };
+            }"""
+        )
+        assert busy == {"disabled": True, "indicator": True, "submitting": "1"}
         page.wait_for_selector("h1:has-text('Draft order'), [data-confirm-not-eligible]", timeout=30_000)
         if page.locator("[data-confirm-not-eligible]").count():
             page.click("[data-confirm-save] button")
@@ -207,7 +217,8 @@ def test_summary_and_checklist_inside_the_ehr_iframe_at_1024_px(
         snapshot(ehr, "summary-iframe-1024")
 
         inner.click("[data-open-checklist]")
-        inner = ehr.frame(url=f"{app_server.url}/s/**/checklist**")
+        ehr.frame_locator("#app-frame").locator("[data-prefilled]").wait_for(timeout=20_000)
+        inner = ehr.frame(url=f"{app_server.url}/s/**")
         assert inner is not None
         assert_prefilled(inner, summary["clinical"]["suggestion"])
         inner.fill("#field-as_of", patient.request["as_of"])

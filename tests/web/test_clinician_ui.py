@@ -138,7 +138,8 @@ def test_the_clinician_is_read_once_per_launch_and_shown_by_name_and_npi_never_a
         assert shown and shown.group(1) == f"Dr. Casey Sandoval, MD (NPI {npi})"
         assert "Signed in as" not in html and f"{fhir_server.base_url}/Practitioner" not in html
         assert 'class="patient-banner"' in html
-    practitioner_reads = [r for r in sent_to(outbound, fhir_server.base_url) if "/Practitioner/" in (r.url or "")]
+    app_requests = [r for r in sent_to(outbound, fhir_server.base_url) if "Authorization" in r.headers]
+    practitioner_reads = [r for r in app_requests if "/Practitioner/" in (r.url or "")]
     assert len(practitioner_reads) == 1
     assert practitioner_reads[0].headers["Authorization"].startswith("Bearer ")  # with the launch's own token
 
