@@ -106,7 +106,7 @@ def check_and_land_on_result(page: Page) -> str:
     page.wait_for_selector("[data-verdict]", timeout=20_000)
     assert urlsplit(page.url).fragment == "result"
     top = page.evaluate("document.getElementById('result').getBoundingClientRect().top")
-    assert 0 <= top < page.evaluate("window.innerHeight / 2")  # the result is at the top of the window
+    assert -2 <= top < page.evaluate("window.innerHeight / 2")  # the result is at the top of the window
     verdict = page.locator("[data-verdict]")
     # The banner names what failed or is unknown before it says what the verdict means.
     text = verdict.inner_text()

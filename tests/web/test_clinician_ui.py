@@ -5,6 +5,7 @@ double submission written once, and verdict wording that matches the result."""
 
 from __future__ import annotations
 
+import html as html_text
 import io
 import re
 import threading
@@ -255,4 +256,4 @@ def test_verdict_wording_matches_the_result_for_pars_and_not_eligible(
     not_met = [c["id"] for c in expected["criteria"] if c["status"] == "not-met"]
     banner = html[html.index("data-verdict-failed") : html.index('class="verdict-meaning"')]
     assert re.findall(r'href="#criterion-([A-Z0-9-]+)"', banner) == not_met
-    assert "The payer's policy does not cover" in html and "policy-rules" not in html
+    assert "The payer's policy does not cover" in html_text.unescape(html) and "policy-rules" not in html
