@@ -73,7 +73,7 @@ def build_summary(facts: PatientFacts, suggestion: Suggestion | None, *, as_of: 
         procedures=[_procedure(p) for p in procedures],
         chart=pain_chart(facts.pain_scores, procedures),
         imaging=[_finding(f) for f in sorted(facts.imaging_findings, key=_finding_day) if f.present],
-        care=[_care(event, as_of) for event in facts.conservative_care],
+        care=conservative_care(facts.conservative_care, as_of),
         suggestion=_suggestion(suggestion),
     )
 
@@ -144,14 +144,15 @@ def describe_relief(relief: Relief | None) -> str:
     if not parts:
         best = max((point.percent for point in relief.points), default=None)
         parts.append(f"best {best:.0f} %" if best is not None else "no follow-up score")
-    return f"{'; '.join(parts)} ({relief.scale}, baseline {relief.baseline.value:g})"
+    scale = relief.scale.split(" (")[0]  # "NRS 0-10 (LOINC 72514-3)" → "NRS 0-10"
+    return f"{'; '.join(parts)} ({scale}, baseline {relief.baseline.value:g})"
 
 
 def pain_chart(scores: Sequence[Score], procedures: Sequence[SpineProcedure]) -> dict[str, Any]:
     """Pain scores per scale and the procedures to mark, dated by day (the browser draws them)."""
     series: dict[str, list[dict[str, Any]]] = {}
     for score in sorted(scores, key=lambda s: s.start):
-        series.setdefault(score.scale, []).append(
+        series.setdefault(score.scale.split(" (")[0], []).append(
             {"date": score.start.isoformat(), "value": score.value, "reference": score.reference}
         )
     marks = [
@@ -184,17 +185,28 @@ def _finding(finding: ImagingFinding) -> dict[str, Any]:
     }
 
 
-def _care(event: CareEvent, as_of: date) -> dict[str, Any]:
-    end = as_of if event.ongoing else event.end
-    weeks = max(0, (end - event.start).days // 7)
-    return {
-        "kind": CARE_NAMES.get(event.kind, event.kind),
-        "name": event.name,
-        "start": event.start.isoformat(),
-        "end": "ongoing" if event.ongoing else event.end.isoformat(),
-        "weeks": weeks,
-        "reference": event.reference,
-    }
+def conservative_care(events: Sequence[CareEvent], as_of: date) -> list[dict[str, Any]]:
+    """One line per treatment (weekly therapy sessions are one course): from, to, how long, how many records."""
+    courses: dict[tuple[str, str], list[CareEvent]] = {}
+    for event in sorted(events, key=lambda e: e.start):
+        courses.setdefault((event.kind, event.name.lower()), []).append(event)
+    lines = []
+    for (kind, _), course in courses.items():
+        start = course[0].start
+        ongoing = any(event.ongoing for event in course)
+        end = as_of if ongoing else max(event.end for event in course)
+        lines.append(
+            {
+                "kind": CARE_NAMES.get(kind, kind),
+                "name": course[0].name,
+                "start": start.isoformat(),
+                "end": "ongoing" if ongoing else end.isoformat(),
+                "weeks": max(0, (end - start).days // 7),
+                "count": len(course),
+                "references": [event.reference for event in course],
+            }
+        )
+    return lines
 
 
 def _suggestion(suggestion: Suggestion | None) -> dict[str, Any] | None:
