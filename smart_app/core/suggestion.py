@@ -98,7 +98,7 @@ def _facet_suggestion(facts: PatientFacts, as_of: date, policy: Policy, site: Sp
     except InvalidRequest:
         return None
     treated = {s for p in facts.procedures if p.kind != "pars" and p.overlaps(request.levels) for s in sides_of(p.side)}
-    sides = [s for s in (LEFT, RIGHT) if s in treated] or [LEFT, RIGHT]
+    sides = [s for s in (RIGHT, LEFT) if s in treated] or [RIGHT, LEFT]
     steps = [_side_step(facts, as_of, policy, request, side) for side in sides]
     proposed = [s for s in steps if s.step is not None]
     if not proposed:
