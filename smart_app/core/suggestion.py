@@ -29,7 +29,7 @@ from smart_app.core.facts import PatientFacts
 from smart_app.core.fhir_json import add_months
 from smart_app.core.model import CheckRequest, InvalidRequest, vertebra_index
 from smart_app.core.operators_base import MET, NOT_MET
-from smart_app.core.operators_blocks import lasting_relief
+from smart_app.core.operators_treatments import lasting_relief
 from smart_app.core.policy import Policy
 from smart_app.core.procedures import SpineProcedure
 from smart_app.core.sides import LEFT, RIGHT, sides_of, treated_side, where
