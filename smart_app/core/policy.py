@@ -119,5 +119,6 @@ class Policy:
             if changed:
                 listed = ", ".join(f"{name}={value}" for name, value in changed.items())
                 title = f"{title}, as applied by {self.payer.title}"
-                citation = f"{citation.rstrip('.')}; payer overrides ({listed}): {self.payer.citation or self.payer.source}"
+                public = self.payer.citation or self.payer.source
+                citation = f"{citation.rstrip('.')}; payer overrides ({listed}): {public}"
         return {"id": self.id, "version": self.version, "title": title, "citation": citation}
