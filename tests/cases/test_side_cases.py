@@ -3,11 +3,16 @@ side, the next step, the suggestion, and twice in a row on a second patient afte
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import pytest
 
+from smart_app.core.facts import extract_facts
+from smart_app.workflow.check import suggestion_for
 from tests.cases.support import SEED_DIR, assert_matches_expected, case_flags, load_cases, run_check
+from tests.core import test_facts_builders as fb
+from tests.core.test_operators_blocks import block
 
 SEED = {case["name"]: case for case in load_cases(SEED_DIR / "cases.json")}
 
@@ -81,3 +86,12 @@ def test_two_patients_one_after_the_other_twice_give_the_same_answers() -> None:
     again = [check(name) for name in names]
     assert [r["verdict"] for r in first] == ["not-eligible", "ready"]
     assert first == again
+
+
+def test_suggestion_for_uses_the_payer_of_the_record_or_the_one_named() -> None:
+    as_of = date(2026, 11, 15)
+    sixty_two_percent = (*block("2026-09-01", after=3), *block("2026-09-20", after=3))
+    facts = extract_facts(fb.ready_lumbar_record(*sixty_two_percent), patient_id=fb.PATIENT_ID, as_of=as_of)
+    assert suggestion_for(facts, as_of=as_of) is None  # Medicare Part B from the Coverage: 80 % needed
+    bcbs = suggestion_for(facts, as_of=as_of, payer_id="bcbs-nd")  # 50 % is enough there
+    assert bcbs is not None and (bcbs.step, bcbs.side) == ("rfa-initial", "bilateral")
