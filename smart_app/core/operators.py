@@ -12,13 +12,14 @@ every operator keeps:
   into `unknown` when a resource type the criterion searches could not be read;
 - earlier procedures count only for the sides and levels they treated (`core.sides`, `core.episodes`).
 
-The operators live by topic: `operators_record` (diagnoses, scores, care, exclusions, the request, session counts,
-pars) and `operators_blocks` (earlier blocks and ablations, per side and level); the registry is `operators_base`.
+The operators live by topic: `operators_record` (diagnoses, scores, care, exclusions, the request, session counts),
+`operators_blocks` (earlier diagnostic blocks, per side and level), `operators_treatments` (earlier therapeutic
+injections and ablations, per side) and `operators_pars`; the registry is `operators_base`.
 """
 
 from __future__ import annotations
 
-from smart_app.core import operators_blocks, operators_record
+from smart_app.core import operators_blocks, operators_pars, operators_record, operators_treatments
 from smart_app.core.operators_base import (
     MET,
     NOT_APPLICABLE,
@@ -45,6 +46,8 @@ __all__ = [
     "Outcome",
     "describe_operators",
     "operators_blocks",
+    "operators_pars",
     "operators_record",
+    "operators_treatments",
     "run_rule",
 ]

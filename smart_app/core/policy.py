@@ -81,11 +81,12 @@ class PayerProfile:
     id: str
     title: str
     kind: str  # medicare | commercial
-    source: str
+    source: str  # our trace (policy-rules row, confidence)
     policies: Mapping[str, str]  # family (facet | pars) → policy id
     overrides: Mapping[str, Mapping[str, Any]]  # policy id → parameter → value
     coding: Mapping[str, Any]
     recognise: tuple[str, ...]  # regular expressions matched on Coverage payor / plan names
+    citation: str = ""  # the public policy the overrides come from
 
 
 @dataclass(frozen=True)
@@ -118,5 +119,6 @@ class Policy:
             if changed:
                 listed = ", ".join(f"{name}={value}" for name, value in changed.items())
                 title = f"{title}, as applied by {self.payer.title}"
-                citation = f"{citation.rstrip('.')}; payer overrides ({listed}): {self.payer.source}"
+                public = self.payer.citation or self.payer.source
+                citation = f"{citation.rstrip('.')}; payer overrides ({listed}): {public}"
         return {"id": self.id, "version": self.version, "title": title, "citation": citation}

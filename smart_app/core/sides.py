@@ -12,11 +12,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 LEFT, RIGHT, BILATERAL = "left", "right", "bilateral"
-_SIDES_OF = {LEFT: (LEFT,), RIGHT: (RIGHT,), BILATERAL: (LEFT, RIGHT)}
+_SIDES_OF = {LEFT: (LEFT,), RIGHT: (RIGHT,), BILATERAL: (RIGHT, LEFT)}  # right first, as clinicians write it
 
 
 def sides_of(side: str | None) -> tuple[str, ...]:
-    """The single sides a request or procedure side stands for (`bilateral` → left, right; None → none)."""
+    """The single sides a request or procedure side stands for (`bilateral` → right, left; None → none)."""
     return _SIDES_OF.get(side or "", ())
 
 

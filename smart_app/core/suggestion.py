@@ -29,7 +29,7 @@ from smart_app.core.facts import PatientFacts
 from smart_app.core.fhir_json import add_months
 from smart_app.core.model import CheckRequest, InvalidRequest, vertebra_index
 from smart_app.core.operators_base import MET, NOT_MET
-from smart_app.core.operators_blocks import lasting_relief
+from smart_app.core.operators_treatments import lasting_relief
 from smart_app.core.policy import Policy
 from smart_app.core.procedures import SpineProcedure
 from smart_app.core.sides import LEFT, RIGHT, sides_of, treated_side, where
@@ -98,7 +98,7 @@ def _facet_suggestion(facts: PatientFacts, as_of: date, policy: Policy, site: Sp
     except InvalidRequest:
         return None
     treated = {s for p in facts.procedures if p.kind != "pars" and p.overlaps(request.levels) for s in sides_of(p.side)}
-    sides = [s for s in (LEFT, RIGHT) if s in treated] or [LEFT, RIGHT]
+    sides = [s for s in (RIGHT, LEFT) if s in treated] or [RIGHT, LEFT]
     steps = [_side_step(facts, as_of, policy, request, side) for side in sides]
     proposed = [s for s in steps if s.step is not None]
     if not proposed:

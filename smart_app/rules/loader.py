@@ -315,6 +315,7 @@ def _payer(document: Mapping[str, Any]) -> PayerProfile:
         title=document["title"],
         kind=document["kind"],
         source=document["source"],
+        citation=document["citation"],
         policies=dict(document["policies"]),
         overrides={policy: dict(values) for policy, values in document["parameters"].items()},
         coding=dict(document["coding"]),

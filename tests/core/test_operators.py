@@ -240,7 +240,7 @@ def test_prior_blocks_relief() -> None:
     assert run("prior_blocks_relief", params, *_block("2026-09-01", 8, 1), *_block("2026-09-20", 8, 0)).status == "met"
     one = run("prior_blocks_relief", params, *_block("2026-09-01", 8, 1))
     assert one.status == "not-met" and one.shortfall
-    assert one.detail.startswith("left L4-L5, L5-S1: 1 block ≥ 80 %; right L4-L5, L5-S1: 1 block ≥ 80 %")
+    assert one.detail.startswith("right L4-L5, L5-S1: 1 block ≥ 80 %; left L4-L5, L5-S1: 1 block ≥ 80 %")
     assert one.next_step == "a confirmatory medial branch block at bilateral L4-L5, L5-S1"
     failed = run("prior_blocks_relief", params, *_block("2026-09-01", 8, 1), *_block("2026-09-20", 8, 4))
     assert failed.status == "not-met"
@@ -258,7 +258,7 @@ def test_blocks_before_the_last_rfa_belong_to_the_last_work_up() -> None:
     old = (*_block("2025-01-01", 8, 1), *_block("2025-01-20", 8, 1))
     outcome = run("prior_blocks_relief", params, *old, fb.rfa("2025-03-01"))
     assert (outcome.status, outcome.shortfall) == ("not-met", True)
-    assert outcome.detail.startswith("left: none; right: none")
+    assert outcome.detail.startswith("right: none; left: none")
 
 
 def test_confirmatory_block_checks() -> None:

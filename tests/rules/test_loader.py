@@ -59,6 +59,10 @@ def test_every_criterion_and_warning_cites_a_public_source_and_says_whose_rule_i
         assert not [c for c in citations if "policy-rules" in c or "S1" in c.split() or ".md" in c]
         assert {c.authority for c in policy.criteria.values()} == {authority}
     assert facet.criteria["RFA-01"].citation.startswith("LCD L38773")
+    for payer in rules.payers.values():
+        for policy in (rules.policy_for("medial-branch-block", payer), rules.policy_for("pars-injection", payer)):
+            shown = policy.describe()["citation"]
+            assert "policy-rules" not in shown and ".md" not in shown, (payer.id, shown)
     assert "Kajdi" in pars.criteria["PARS-06"].citation
 
 
@@ -229,6 +233,7 @@ id: acme
 title: Acme Health
 kind: commercial
 source: Acme Health MP-12
+citation: Acme Health medical policy MP-12
 policies: {facet: acme-facet-2026, pars: spine-auth-pars}
 parameters: {acme-facet-2026: {pain: 5}}
 coding: {bilateral: rt-lt-lines, kx_on_diagnostic: false}
