@@ -6,6 +6,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 FHIR_SERVER := sandbox/fhir-server
+ASSETS := assets
 CHROMIUM ?= /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 
@@ -24,9 +25,14 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
 	touch $@
 
-node-deps: $(FHIR_SERVER)/node_modules/.installed
+node-deps: $(FHIR_SERVER)/node_modules/.installed $(ASSETS)/node_modules/.installed
 $(FHIR_SERVER)/node_modules/.installed: $(FHIR_SERVER)/package-lock.json
 	npm ci --prefix $(FHIR_SERVER) --no-audit --no-fund --loglevel=error
+	touch $@
+
+# Browser libraries served same-origin (Chart.js for the clinical summary's pain chart).
+$(ASSETS)/node_modules/.installed: $(ASSETS)/package-lock.json
+	npm ci --prefix $(ASSETS) --no-audit --no-fund --loglevel=error
 	touch $@
 
 # Debian's Chromium for the browser tests (installed only when missing).
@@ -50,4 +56,4 @@ bench: install
 	$(BIN)/python scripts/bench_check.py
 
 clean:
-	rm -rf $(VENV) $(FHIR_SERVER)/node_modules .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(FHIR_SERVER)/node_modules $(ASSETS)/node_modules .pytest_cache .mypy_cache .ruff_cache

@@ -86,6 +86,7 @@ def fhir_server(sandbox_ports: dict[str, int], tmp_path_factory: pytest.TempPath
         auth_base=f"http://127.0.0.1:{sandbox_ports['auth']}",
         introspection_client=(RESOURCE_SERVER_ID, RESOURCE_SERVER_SECRET),
         log_path=tmp_path_factory.mktemp("fhir-server") / "server.log",
+        startup_timeout=60.0,  # Node takes 10-20 s to start on a loaded shared machine
     )
     try:
         yield handle

@@ -4,7 +4,10 @@
   `unknown`, else `ready`.
 - A criterion whose `when` does not match the request is `not-applicable`.
 - An exclusion met only by the absence of evidence becomes `unknown` when a resource type it searches could not be
-  read (`unreadable`), and the detail says which.
+  read (`unreadable`), and the detail says which. So does a requirement `not-met` only because the record holds
+  fewer qualifying procedures than it needs (`shortfall`): only a complete read proves the shortfall.
+- A criterion carries the next step that would meet it (`next_step`), its public `citation` and its `authority`
+  (`payer` policy or our own `clinical` checklist).
 - Clinician answers (`--answers`): an attestation settles an `unknown` criterion either way and may turn a `met`
   into `not-met` (the clinician knows something the chart does not), but never turns a `not-met` the record proves
   into `met`; such an answer is ignored with a warning. An attestation needs a note. Attested criteria carry
@@ -19,7 +22,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
-from smart_app.core.episodes import decide_pathway, prior_rfas, workup_blocks
+from smart_app.core.episodes import decide_pathway, mixed_sides, prior_rfas, workup_blocks
 from smart_app.core.facts import PatientFacts
 from smart_app.core.model import CheckRequest, Evidence, InvalidRequest, Warning
 from smart_app.core.operators import MET, NOT_APPLICABLE, NOT_MET, OPERATORS, UNKNOWN, Context, Outcome, run_rule
@@ -43,9 +46,12 @@ class CriterionResult:
     detail: str
     source: str
     evidence: tuple[Evidence, ...] = ()
+    next_step: str = ""
+    citation: str = ""
+    authority: str = "payer"
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "id": self.id,
             "text": self.text,
             "status": self.status,
@@ -54,6 +60,12 @@ class CriterionResult:
             "source": self.source,
             "evidence": [evidence.to_json() for evidence in _unique(self.evidence)],
         }
+        if self.next_step and self.status in (NOT_MET, UNKNOWN):
+            data["next_step"] = self.next_step
+        if self.citation:
+            data["citation"] = self.citation
+        data["authority"] = self.authority
+        return data
 
 
 @dataclass(frozen=True)
@@ -125,13 +137,16 @@ def evaluate(
                 outcome.detail,
                 rule.source,
                 outcome.evidence,
+                next_step=outcome.next_step,
+                citation=rule.citation,
+                authority=rule.authority,
             )
         )
     criteria, answer_warnings = _apply_answers(criteria, answers or {})
     warnings += answer_warnings
     warnings += _advisories(policy, context, unreadable)
     warnings += [
-        Warning(notice.code, notice.message, notice.source)
+        Warning(notice.code, notice.message, notice.source, notice.citation)
         for notice in policy.notices
         if policy.payer is None or policy.payer.kind in notice.payer_kinds
     ]
@@ -164,7 +179,8 @@ def _evaluate(rule: CriterionRule, context: Context, unreadable: Mapping[str, st
         return Outcome(NOT_APPLICABLE, f"applies to {wanted}")
     outcome = run_rule(rule.rule, context)
     missing = [kind for kind in rule.reads if kind in unreadable]
-    if outcome.status == MET and outcome.by_absence and missing:
+    absence_based = (outcome.status == MET and outcome.by_absence) or (outcome.status == NOT_MET and outcome.shortfall)
+    if absence_based and missing:
         reasons = ", ".join(f"{kind} ({unreadable[kind]})" for kind in missing)
         return replace(outcome, status=UNKNOWN, detail=f"could not read {reasons}; {outcome.detail}")
     return outcome
@@ -211,14 +227,16 @@ def _advisories(policy: Policy, context: Context, unreadable: Mapping[str, str])
             continue
         outcome = run_rule(advisory.rule, context)
         if outcome.status == NOT_MET:
-            warnings.append(Warning(advisory.code, f"{advisory.message}: {outcome.detail}", advisory.source))
+            message = f"{advisory.message}: {outcome.detail}"
+            warnings.append(Warning(advisory.code, message, advisory.source, advisory.citation))
         elif outcome.status == MET and outcome.by_absence and any(kind in unreadable for kind in advisory.reads):
-            warnings.append(Warning(advisory.code, f"{advisory.message}: part of the record could not be read"))
+            message = f"{advisory.message}: part of the record could not be read"
+            warnings.append(Warning(advisory.code, message, citation=advisory.citation))
     return warnings
 
 
 def _pathway_warnings(pathway: str, context: Context) -> list[Warning]:
-    warnings = []
+    warnings = _mixed_side_warnings(context)
     if pathway == "facet-diagnostic-confirmatory":
         blocks = workup_blocks(context.facts, context.request)
         if len(blocks) > 1:
@@ -245,6 +263,30 @@ def _pathway_warnings(pathway: str, context: Context) -> list[Warning]:
                 )
             )
     return warnings
+
+
+def _mixed_side_warnings(context: Context) -> list[Warning]:
+    """A bilateral request whose sides are at different steps: say which side is where."""
+    by_side = mixed_sides(context.request, context.facts)
+    if not by_side:
+        return []
+    ablation = context.request.procedure == "radiofrequency-ablation"
+    parts = []
+    for side, found in by_side.items():
+        if ablation:
+            parts.append(f"{side}: repeat RFA after {found[-1].describe()}" if found else f"{side}: initial RFA")
+        else:
+            parts.append(
+                f"{side}: confirmatory block after {found[-1].describe()}" if found else f"{side}: first block"
+            )
+    checked = "as an initial RFA on both sides" if ablation else "per side (confirmatory criteria where a block exists)"
+    return [
+        Warning(
+            "sides-at-different-steps",
+            f"the two sides are at different steps ({'; '.join(parts)}); checked {checked}. Consider requesting each "
+            "side on its own.",
+        )
+    ]
 
 
 def _outlook(outlook: Outlook, context: Context) -> dict[str, Any]:

@@ -66,13 +66,18 @@ class CodingResult:
     lines: list[dict[str, Any]] = field(default_factory=list)
     alternatives: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[Warning] = field(default_factory=list)
+    # Levels of the request left off the lines because they are in a second session region (GEN-12, CR-16).
+    left_out_levels: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "lines": list(self.lines),
             "alternatives": list(self.alternatives),
             "warnings": [warning.to_json() for warning in self.warnings],
         }
+        if self.left_out_levels:
+            data["left_out_levels"] = list(self.left_out_levels)
+        return data
 
 
 @dataclass(frozen=True)
@@ -146,7 +151,7 @@ def code_request(
     ]
     warnings += [_computed_warning(table, name, {**fields, **extra}) for name, extra in diagnosis_warnings]
     alternatives = [_alternative(row, fields, table) for row in table["alternatives"] if _holds(row["when"], context)]
-    return CodingResult(lines=lines, alternatives=alternatives, warnings=warnings)
+    return CodingResult(lines=lines, alternatives=alternatives, warnings=warnings, left_out_levels=session.dropped)
 
 
 def resolve_conventions(table: Mapping[str, Any], conventions: Mapping[str, Any] | None) -> dict[str, Any]:

@@ -115,6 +115,7 @@ class OrderContext:
     requester: str | None = None
     organization: str | None = None
     app_version: str = "0"
+    requester_display: str = ""  # the clinician's name and NPI, shown in the Provenance (never a URL)
 
 
 @dataclass(frozen=True)
@@ -498,6 +499,8 @@ def build_provenance(
             "type": _concept(SYSTEM_PARTICIPANT_TYPE, "author", "Author"),
             "who": {"reference": context.requester},
         }
+        if context.requester_display:
+            author["who"]["display"] = context.requester_display
         if context.organization:
             author["onBehalfOf"] = {"reference": context.organization}
         agents.append(author)

@@ -277,11 +277,14 @@ class Warning:
     code: str
     message: str
     source: str = ""
+    citation: str = ""  # the public source (LCD, article, paper) where `source` is our internal trace
 
     def to_json(self) -> dict[str, str]:
         data = {"code": self.code, "message": self.message}
         if self.source:
             data["source"] = self.source
+        if self.citation:
+            data["citation"] = self.citation
         return data
 
 

@@ -30,6 +30,8 @@ class CriterionRule:
     rule: Rule
     reads: tuple[str, ...] = ()  # resource types searched; if one was unreadable, a "met by absence" is unknown
     when: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # request field → values it applies to
+    citation: str = ""  # the public source (LCD number and section, article, paper), never our file names
+    authority: str = "payer"  # payer: the payer's policy says so | clinical: our own clinical checklist
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,7 @@ class Advisory:
     rule: Rule
     reads: tuple[str, ...] = ()
     when: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    citation: str = ""
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,7 @@ class Notice:
     message: str
     source: str
     payer_kinds: tuple[str, ...]
+    citation: str = ""
 
 
 @dataclass(frozen=True)
@@ -77,11 +81,12 @@ class PayerProfile:
     id: str
     title: str
     kind: str  # medicare | commercial
-    source: str
+    source: str  # our trace (policy-rules row, confidence)
     policies: Mapping[str, str]  # family (facet | pars) → policy id
     overrides: Mapping[str, Mapping[str, Any]]  # policy id → parameter → value
     coding: Mapping[str, Any]
     recognise: tuple[str, ...]  # regular expressions matched on Coverage payor / plan names
+    citation: str = ""  # the public policy the overrides come from
 
 
 @dataclass(frozen=True)
@@ -114,5 +119,6 @@ class Policy:
             if changed:
                 listed = ", ".join(f"{name}={value}" for name, value in changed.items())
                 title = f"{title}, as applied by {self.payer.title}"
-                citation = f"{citation.rstrip('.')}; payer overrides ({listed}): {self.payer.source}"
+                public = self.payer.citation or self.payer.source
+                citation = f"{citation.rstrip('.')}; payer overrides ({listed}): {public}"
         return {"id": self.id, "version": self.version, "title": title, "citation": citation}

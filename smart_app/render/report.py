@@ -32,8 +32,8 @@ _HEADING = ParagraphStyle("heading", parent=_STYLES["Heading2"], fontSize=11.5, 
 _TITLE = ParagraphStyle("title", parent=_STYLES["Title"], fontSize=15, spaceAfter=2)
 
 
-def render_checklist_report(check_result: Mapping[str, Any], identity: PatientIdentity) -> bytes:
-    """The report for one check result, as PDF bytes."""
+def render_checklist_report(check_result: Mapping[str, Any], identity: PatientIdentity, clinician: str = "") -> bytes:
+    """The report for one check result, as PDF bytes. `clinician`: who ran it, by name and NPI (never a URL)."""
     buffer = io.BytesIO()
     document = SimpleDocTemplate(
         buffer,
@@ -48,7 +48,10 @@ def render_checklist_report(check_result: Mapping[str, Any], identity: PatientId
         invariant=1,
     )
     canvas_class = _numbered_canvas(identity, str(check_result.get("as_of", "")))
-    document.build(_story(check_result), canvasmaker=canvas_class)
+    story = _story(check_result)
+    if clinician:
+        story.insert(1, _para(f"Clinician: <b>{_text(clinician)}</b>"))
+    document.build(story, canvasmaker=canvas_class)
     return buffer.getvalue()
 
 

@@ -121,6 +121,8 @@ def build_policy(document: Mapping[str, Any], payer: PayerProfile | None = None)
             rule=_rule(item["rule"], parameters),
             reads=tuple(item.get("reads", ())),
             when={key: tuple(values) for key, values in item.get("when", {}).items()},
+            citation=item["citation"],
+            authority=item.get("authority", document["authority"]),
         )
         for criterion_id, item in document["criteria"].items()
     }
@@ -133,11 +135,18 @@ def build_policy(document: Mapping[str, Any], payer: PayerProfile | None = None)
             rule=_rule(item["rule"], parameters),
             reads=tuple(item.get("reads", ())),
             when={key: tuple(values) for key, values in item.get("when", {}).items()},
+            citation=item["citation"],
         )
         for item in document.get("advisories", [])
     )
     notices = tuple(
-        Notice(item["code"], " ".join(item["message"].split()), item["source"], tuple(item["payer_kinds"]))
+        Notice(
+            item["code"],
+            " ".join(item["message"].split()),
+            item["source"],
+            tuple(item["payer_kinds"]),
+            item["citation"],
+        )
         for item in document.get("notices", [])
     )
     return Policy(
@@ -306,6 +315,7 @@ def _payer(document: Mapping[str, Any]) -> PayerProfile:
         title=document["title"],
         kind=document["kind"],
         source=document["source"],
+        citation=document["citation"],
         policies=dict(document["policies"]),
         overrides={policy: dict(values) for policy, values in document["parameters"].items()},
         coding=dict(document["coding"]),

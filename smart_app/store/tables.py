@@ -5,6 +5,7 @@ from __future__ import annotations
 from smart_app.store import (  # noqa: F401  (launch state: G; drafts: H; attestations: I)
     attestations,
     audit,
+    clinicians,
     drafts,
     launches,
     migrations,

@@ -34,7 +34,7 @@ def build_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         app.config.from_mapping(test_config)
     app.config["PUBLIC_URL"] = check_public_url(app.config.get("PUBLIC_URL"))
 
-    from smart_app.web import browser_session, request_limits, security
+    from smart_app.web import browser_session, clinician, request_limits, security
     from smart_app.web.checklist import bp as checklist_bp
     from smart_app.web.errors import register_error_handlers
     from smart_app.web.launch import bp as launch_bp
@@ -43,6 +43,7 @@ def build_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from smart_app.web.orders import bp as orders_bp
     from smart_app.web.patient import bp as patient_bp
     from smart_app.web.services import init_services
+    from smart_app.web.vendor import bp as vendor_bp
 
     make_private_dir(Path(app.instance_path))  # 0700: generated keys, the SQLite file, the sandbox's logs
     init_services(app)
@@ -50,12 +51,14 @@ def build_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     request_limits.init_app(app)
     browser_session.init_app(app)
     security.init_app(app)
+    clinician.init_app(app)
     register_error_handlers(app)
     app.register_blueprint(launch_bp)
     app.register_blueprint(open_server_bp)
     app.register_blueprint(patient_bp)
     app.register_blueprint(checklist_bp)
     app.register_blueprint(orders_bp)
+    app.register_blueprint(vendor_bp)
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:

@@ -123,12 +123,14 @@ def checked_request(context: LaunchContext, form: CheckForm) -> LaunchCheck:
         raise AppError(400, "invalid-request", "Bad request", str(error), issue_code="invalid") from error
 
 
-def order_context(context: LaunchContext, check: LaunchCheck) -> OrderContext:
-    """Who orders (the launch's clinician, when fhirUser names one), for whom (the record checked), and when."""
+def order_context(context: LaunchContext, check: LaunchCheck, clinician: str = "") -> OrderContext:
+    """Who orders (the launch's clinician, when fhirUser names one; `clinician` is their name and NPI as shown), for
+    whom (the record checked), and when."""
     return OrderContext(
         recorded=now(),
         resources=check.resources,
         requester=clinician_reference(context),
+        requester_display=clinician,
         app_version=app_version(),
     )
 

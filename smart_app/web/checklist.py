@@ -30,12 +30,14 @@ from smart_app.web.check_run import (
     LaunchCheck,
     attestation_store,
     checked_request,
+    clinician_reference,
     draft_store,
     now,
     request_form,
     run_launch_check,
     valid_request_form,
 )
+from smart_app.web.clinician import clinician_of
 from smart_app.web.errors import AppError
 from smart_app.web.evidence import belongs_to_patient, is_viewable, key_fields, title_of
 from smart_app.web.forms import (
@@ -47,30 +49,13 @@ from smart_app.web.forms import (
 )
 from smart_app.web.launch_context import LaunchContext, load_launch_context
 from smart_app.web.patient import patient_banner
+from smart_app.web.verdict import clause_label, public_source, verdict_view
 
 bp = Blueprint("checklist", __name__, url_prefix="/s/<launch_id>")
 
 CRITERION_ID = re.compile(r"^[A-Z]+[0-9]?-[0-9]{2}$")
 MAX_NOTE_LENGTH = 2000
 
-VERDICTS: dict[str, dict[str, str]] = {
-    "ready": {
-        "label": "Ready",
-        "mark": "✓",
-        "meaning": "Every criterion is met or does not apply: the request can go to the payer.",
-    },
-    "needs-documentation": {
-        "label": "Needs documentation",
-        "mark": "!",
-        "meaning": "Nothing in the record rules the patient out, but some criteria are not proven by it yet. "
-        "Document them in the EHR, or attest them below with a note.",
-    },
-    "not-eligible": {
-        "label": "Not eligible",
-        "mark": "✗",
-        "meaning": "At least one criterion is not met, so the payer's policy does not cover this request.",
-    },
-}
 STATUSES: dict[str, dict[str, str]] = {
     "met": {"label": "Met", "mark": "✓"},
     "not-met": {"label": "Not met", "mark": "✗"},
@@ -121,7 +106,7 @@ def render_checklist(
         key = order_key(check.result)
         view = {
             "result": check.result,
-            "verdict": VERDICTS[check.result["verdict"]],
+            "verdict": verdict_view(check.result),
             "pathway": PATHWAYS.get(check.result["pathway"], check.result["pathway"]),
             "attested": check.attested,
             "unreadable": check.record.unreadable,
@@ -147,6 +132,9 @@ def render_checklist(
         pars_levels=COMMON_PARS_LEVELS,
         statuses=STATUSES,
         origins=ORIGINS,
+        clause_label=clause_label,
+        public_source=public_source,
+        prefill_note=request.args.get("suggested") == "1",
     )
 
 
@@ -210,7 +198,7 @@ def attest(launch_id: str) -> WerkzeugResponse | tuple[str, int]:
         criterion_id=criterion_id,
         status=status,
         note=note,
-        attested_by=context.fhir_user,
+        attested_by=clinician_of(context).display or clinician_reference(context),
         now=now(),
     )
     return redirect(checklist_url(launch_id, form, f"criterion-{criterion_id}"), code=303)
@@ -285,6 +273,7 @@ def resource_view(launch_id: str, resource_type: str, resource_id: str) -> Respo
         title=title_of(resource),
         fields=fields,
         back=back if _is_own_checklist_link(launch_id, back) else "",
+        banner=patient_banner(_patient_for_banner(context, None)),
     )
 
 

@@ -1,7 +1,8 @@
 """Blueprint `orders`: save or withdraw the draft order of a checked request, and export the checklist report.
 
     POST /s/<launch_id>/orders                  "Save draft order" (a form carrying the request): the page says what
-                                                was written, or why not and that the draft was kept in the app
+                                                was written, or why not and that the draft was kept in the app; for
+                                                a `not-eligible` verdict it first asks to confirm (`confirm` field)
     POST /s/<launch_id>/orders/withdraw         "Withdraw draft"
     POST /s/<launch_id>/api/orders              the same as JSON: {check, written, kept_locally, reason, …}
     POST /s/<launch_id>/api/orders/withdraw     (the `smart-app order` output of ../shared/contracts/CLI.md)
@@ -12,12 +13,17 @@ Every action runs the check again on a fresh read of the record (with the attest
 what is saved is what the clinician sees. The order workflow never raises for an EHR refusal: it keeps the draft
 in the app's database and says why. A kept draft belongs to one EHR (the launch's FHIR base) and one patient; the
 exports of a kept draft (its JSON and its report PDF) are served from what was kept, without reading the EHR,
-which may be down at exactly that moment. Saves, withdrawals and exports are audited (order key, never PHI).
+which may be down at exactly that moment. Saves, withdrawals and exports are audited (order key, never PHI). Saves
+of one order are serialised in the app (`order_lock`), so a double submission writes once and the second sees the
+order unchanged.
 """
 
 from __future__ import annotations
 
 import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, render_template, request
@@ -35,15 +41,31 @@ from smart_app.web.check_run import (
     valid_request_form,
 )
 from smart_app.web.checklist import checklist_url, posted_form
+from smart_app.web.clinician import clinician_of
 from smart_app.web.errors import AppError
 from smart_app.web.evidence import is_viewable
 from smart_app.web.forms import CheckForm, values_from_multidict
 from smart_app.web.launch_context import LaunchContext, load_launch_context
+from smart_app.web.patient import patient_banner
 from smart_app.web.services import services
+from smart_app.web.verdict import verdict_view
 from smart_app.workflow.kept_drafts import KeptDraftMismatch, kept_for_launch, kept_report_pdf, request_order_key
 from smart_app.workflow.order import OrderOutcome, render_report, save_draft_order, withdraw_draft_order
 
 bp = Blueprint("orders", __name__, url_prefix="/s/<launch_id>")
+
+CONFIRM_NOT_ELIGIBLE = "not-eligible"
+_order_locks: dict[str, threading.Lock] = {}
+_order_locks_guard = threading.Lock()
+
+
+@contextmanager
+def order_lock(key: str) -> Iterator[None]:
+    """One save or withdraw of an order at a time in this app (a double click, two tabs)."""
+    with _order_locks_guard:
+        lock = _order_locks.setdefault(key, threading.Lock())
+    with lock:
+        yield
 
 
 @bp.post("/orders")
@@ -51,8 +73,11 @@ def save(launch_id: str) -> str:
     context = load_launch_context(launch_id)
     check_csrf()
     form = posted_form()
-    check, outcome = _save(context, form)
-    return _outcome_page(context, form, outcome, check.result["verdict"], action="save")
+    check = checked_request(context, form)
+    if check.result["verdict"] == "not-eligible" and request.form.get("confirm") != CONFIRM_NOT_ELIGIBLE:
+        return _confirm_page(context, form, check)
+    outcome = _write(context, check)
+    return _outcome_page(context, form, outcome, check, action="save")
 
 
 @bp.post("/orders/withdraw")
@@ -61,7 +86,7 @@ def withdraw(launch_id: str) -> str:
     check_csrf()
     form = posted_form()
     check, outcome = _withdraw(context, form)
-    return _outcome_page(context, form, outcome, check.result["verdict"], action="withdraw")
+    return _outcome_page(context, form, outcome, check, action="withdraw")
 
 
 @bp.post("/api/orders")
@@ -89,7 +114,7 @@ def export_report(launch_id: str) -> Response:
     pdf = kept_report_pdf(kept, key) if kept is not None else None
     if pdf is None:  # nothing kept for this order: the report of a fresh check
         check = checked_request(context, form)
-        pdf = render_report(check.result, order_context(context, check))
+        pdf = render_report(check.result, order_context(context, check, clinician_of(context).display))
     _audit(context, "order.report-exported", key, "kept" if kept is not None else "fresh")
     response = Response(pdf, mimetype="application/pdf")
     name = f"checklist-report-{as_of}.pdf"  # no patient name in a file name
@@ -121,22 +146,29 @@ def export_draft(launch_id: str) -> Response:
 
 def _save(context: LaunchContext, form: CheckForm) -> tuple[LaunchCheck, OrderOutcome]:
     check = checked_request(context, form)
-    outcome = save_draft_order(
-        context.fhir_client(),
-        check.result,
-        order_context(context, check),
-        draft_store(),
-        capabilities=None if context.is_open else context.capabilities,  # an open server decides for itself
-    )
+    return check, _write(context, check)
+
+
+def _write(context: LaunchContext, check: LaunchCheck) -> OrderOutcome:
+    with order_lock(order_key(check.result)):
+        outcome = save_draft_order(
+            context.fhir_client(),
+            check.result,
+            order_context(context, check, clinician_of(context).display),
+            draft_store(),
+            capabilities=None if context.is_open else context.capabilities,  # an open server decides for itself
+        )
     _audit(context, "order.kept" if outcome.kept_locally else "order.saved", outcome.order_key, _summary(outcome))
-    return check, outcome
+    return outcome
 
 
 def _withdraw(context: LaunchContext, form: CheckForm) -> tuple[LaunchCheck, OrderOutcome]:
     check = checked_request(context, form)
-    outcome = withdraw_draft_order(
-        context.fhir_client(), order_key(check.result), order_context(context, check), draft_store()
-    )
+    key = order_key(check.result)
+    with order_lock(key):
+        outcome = withdraw_draft_order(
+            context.fhir_client(), key, order_context(context, check, clinician_of(context).display), draft_store()
+        )
     _audit(context, "order.withdrawn", outcome.order_key, _summary(outcome))
     return check, outcome
 
@@ -195,7 +227,23 @@ def _query_form() -> CheckForm:
     return valid_request_form(values_from_multidict(request.args))
 
 
-def _outcome_page(context: LaunchContext, form: CheckForm, outcome: OrderOutcome, verdict: str, *, action: str) -> str:
+def _confirm_page(context: LaunchContext, form: CheckForm, check: LaunchCheck) -> str:
+    """Ask before saving a draft order the checklist found not eligible (a plain form: works without JavaScript)."""
+    return render_template(
+        "orders_confirm.html",
+        context=context,
+        form=form,
+        verdict=verdict_view(check.result),
+        banner=patient_banner(check.record.patient),
+        checklist=checklist_url(context.launch_id, form, "result"),
+        confirm_value=CONFIRM_NOT_ELIGIBLE,
+        csrf_token=csrf_token(),
+    )
+
+
+def _outcome_page(
+    context: LaunchContext, form: CheckForm, outcome: OrderOutcome, check: LaunchCheck, *, action: str
+) -> str:
     written: list[dict[str, str | None]] = [
         {**item, "link": item["reference"] if is_viewable(*_split(item["reference"])) else None}
         for item in outcome.written
@@ -208,7 +256,8 @@ def _outcome_page(context: LaunchContext, form: CheckForm, outcome: OrderOutcome
         outcome=outcome,
         written=written,
         action=action,
-        verdict=verdict,
+        verdict=check.result["verdict"],
+        banner=patient_banner(check.record.patient),
         has_draft_in_ehr=action == "save" and bool(in_ehr),
         checklist=checklist_url(context.launch_id, form),
         csrf_token=csrf_token(),

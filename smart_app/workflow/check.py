@@ -19,12 +19,14 @@ from smart_app.core.coding import code_request
 from smart_app.core.facts import PatientFacts, extract_facts
 from smart_app.core.model import CheckRequest, InvalidRequest, Warning
 from smart_app.core.policy import PayerProfile
+from smart_app.core.suggestion import Suggestion, suggest_next_step
 from smart_app.fhir.client import FhirClient
 from smart_app.fhir.record import fetch_patient_record
 from smart_app.rules.coding import load_coding_table
 from smart_app.rules.loader import DEFAULT_PAYER, RuleSet, load_rules
 
 SCHEMA_ID = "check-result/v1"
+_FACET_PROCEDURE = "medial-branch-block"  # the facet policy's thresholds drive the suggestion
 
 
 @dataclass
@@ -74,10 +76,22 @@ def run_check(
         "coding": _coding(request, facts, payer),
         "warnings": [warning.to_json() for warning in warnings],
     }
+    suggestion = suggest_next_step(facts, as_of, rules.policy_for(_FACET_PROCEDURE, payer))
+    if suggestion is not None:
+        result["suggestion"] = suggestion.to_json()
     all_skipped = [dict(item) for item in skipped] + facts.skipped
     if all_skipped:
         result["skipped_resources"] = all_skipped
     return result
+
+
+def suggestion_for(
+    facts: PatientFacts, *, as_of: date, payer_id: str | None = None, rules: RuleSet | None = None
+) -> Suggestion | None:
+    """The next step the record supports under the payer's facet thresholds (the record's payer when None)."""
+    rules = rules or load_rules()
+    payer = rules.payer(payer_id) if payer_id else (rules.recognise(facts.coverages) or rules.payer(DEFAULT_PAYER))
+    return suggest_next_step(facts, as_of, rules.policy_for(_FACET_PROCEDURE, payer))
 
 
 def check_bundle(

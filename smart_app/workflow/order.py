@@ -89,7 +89,7 @@ def render_report(check_result: Mapping[str, Any], context: OrderContext) -> byt
     """The checklist report PDF of a check result, with the patient's identifiers from the record."""
     patient = check_result["patient"]
     identity = patient_identity(context.resources, str(patient["reference"]), str(patient.get("display", "")))
-    return render_checklist_report(check_result, identity)
+    return render_checklist_report(check_result, identity, context.requester_display)
 
 
 def save_draft_order(

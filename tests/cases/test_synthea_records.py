@@ -2,7 +2,8 @@
 
 They hold back pain coded in SNOMED only, no pain scores, no spine imaging and no injections. A correct check finds
 the back-pain diagnosis and its onset, reports what is missing (`needs-documentation`), and invents no exclusion
-from their unrelated conditions (UTIs, concussion, sinusitis, …).
+from their unrelated conditions (UTIs, concussion, sinusitis, …). An RFA request is `not-eligible`: the record was
+read completely and holds no diagnostic block, so RFA-01 is `not-met` with the first block as the next step.
 """
 
 from __future__ import annotations
@@ -36,9 +37,13 @@ def test_synthea_record_needs_documentation_and_invents_no_exclusion(record: str
     assert (run.exit_code, run.stderr) == (0, "")
     result = run.json()
     assert schema_errors(result) == []
-    assert result["verdict"] == "needs-documentation"
     by_id = {criterion["id"]: criterion for criterion in result["criteria"]}
-    assert [c["id"] for c in result["criteria"] if c["status"] == "not-met"] == []
+    not_met = [c["id"] for c in result["criteria"] if c["status"] == "not-met"]
+    if request_name == "lumbar-rfa":
+        assert (result["verdict"], not_met) == ("not-eligible", ["RFA-01"])
+        assert by_id["RFA-01"]["next_step"] == "a first diagnostic medial branch block at bilateral L4-L5"
+    else:
+        assert (result["verdict"], not_met) == ("needs-documentation", [])
     assert all(by_id[cid]["status"] == "met" for cid in EXCLUSIONS if cid in by_id)
 
     onset = RECORDS[record]

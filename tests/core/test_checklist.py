@@ -123,6 +123,59 @@ def test_an_exclusion_proven_by_a_readable_part_stays_not_met() -> None:
     assert statuses(result)["GEN-04"] == "not-met"
 
 
+def right_blocks() -> list[dict[str, Any]]:
+    return [*block("2026-09-01", side="Right"), *block("2026-09-20", side="Right", after=0)]
+
+
+def test_too_few_blocks_in_a_complete_record_is_not_met_with_the_next_step() -> None:
+    result = check(fb.ready_lumbar_record(*right_blocks()), request("radiofrequency-ablation", side="left"))
+    assert (result.pathway, result.verdict) == ("rfa-initial", "not-eligible")
+    (rfa_01,) = [criterion for criterion in result.criteria if criterion.id == "RFA-01"]
+    assert rfa_01.status == "not-met" and rfa_01.detail.startswith("left: none")
+    data = rfa_01.to_json()
+    assert data["next_step"] == "a first diagnostic medial branch block at left L4-L5, L5-S1"
+    assert data["citation"].startswith("LCD L38773") and "policy-rules" not in data["citation"]
+    assert data["authority"] == "payer" and data["source"].startswith("LCD L38773")  # source kept for traceability
+
+
+@pytest.mark.parametrize("unreadable", ["Procedure", "Observation"])
+def test_too_few_blocks_stays_unknown_when_procedures_or_scores_could_not_be_read(unreadable: str) -> None:
+    result = check(
+        fb.ready_lumbar_record(*right_blocks()),
+        request("radiofrequency-ablation", side="left"),
+        unreadable={unreadable: "HTTP 403"},
+    )
+    (rfa_01,) = [criterion for criterion in result.criteria if criterion.id == "RFA-01"]
+    assert rfa_01.status == "unknown"
+    assert rfa_01.detail.startswith(f"could not read {unreadable} (HTTP 403); left: none")
+    assert result.verdict == "needs-documentation"
+
+
+def test_a_failed_block_stays_not_met_even_when_part_of_the_record_could_not_be_read() -> None:
+    failing = [*block("2026-09-01", side="Right"), *block("2026-09-20", side="Right", after=6)]
+    req = request("radiofrequency-ablation", side="right")
+    result = check(fb.ready_lumbar_record(*failing), req, unreadable={"Observation": "HTTP 403"})
+    assert statuses(result)["RFA-01"] == "not-met"
+
+
+def test_sides_at_different_steps_are_named_in_a_warning() -> None:
+    result = check(fb.ready_lumbar_record(*block("2026-10-01", side="Right")), request(side="bilateral"))
+    assert result.pathway == "facet-diagnostic-confirmatory"
+    (warning,) = [w for w in result.warnings if w.code == "sides-at-different-steps"]
+    assert "right: confirmatory block after diagnostic medial branch block right" in warning.message
+    assert "left: first block" in warning.message
+    assert statuses(result)["DX2-02"] == "met"  # the left side is a first block: nothing to confirm there
+
+
+def test_pars_criteria_are_our_clinical_checklist_with_public_citations() -> None:
+    req = CheckRequest.build(procedure="pars-injection", levels="L5", side="bilateral")
+    result = check([fb.patient()], req)
+    assert {criterion.authority for criterion in result.criteria} == {"clinical"}
+    assert all(criterion.to_json()["citation"] for criterion in result.criteria)
+    notice = next(w for w in result.warnings if w.code == "pars-coverage-uncertain")
+    assert notice.to_json()["citation"].startswith("LCD L38773")
+
+
 # --- answers -------------------------------------------------------------------------------------------------
 
 

@@ -328,11 +328,14 @@ def test_pars_alternative_says_what_64999_needs() -> None:
 
 def test_region_warning_says_what_was_chosen_and_left_off() -> None:
     request = CheckRequest.build(**MBB, levels="C5-C6,L4-L5,L5-S1", side="right")
-    warnings = code_request(request, SUPPORTING, TABLE).warnings
-    (warning,) = [warning for warning in warnings if warning.code == "coding.more-than-one-region"]
+    coded = code_request(request, SUPPORTING, TABLE)
+    (warning,) = [warning for warning in coded.warnings if warning.code == "coding.more-than-one-region"]
     assert "lumbar/sacral levels L4-L5, L5-S1" in warning.message
     assert "left off C5-C6" in warning.message
     assert warning.source.startswith("CR-16")
+    assert coded.left_out_levels == ("C5-C6",) and coded.to_json()["left_out_levels"] == ["C5-C6"]
+    one_region = code_request(CheckRequest.build(**MBB, levels="L4-L5,L5-S1", side="right"), SUPPORTING, TABLE)
+    assert one_region.left_out_levels == () and "left_out_levels" not in one_region.to_json()
 
 
 def test_every_warning_cites_a_source() -> None:

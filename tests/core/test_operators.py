@@ -239,19 +239,26 @@ def test_prior_blocks_relief() -> None:
     params = {"kinds": ["mbb"], "count": 2, "min_relief": 80}
     assert run("prior_blocks_relief", params, *_block("2026-09-01", 8, 1), *_block("2026-09-20", 8, 0)).status == "met"
     one = run("prior_blocks_relief", params, *_block("2026-09-01", 8, 1))
-    assert one.status == "unknown" and "1 of 2" in one.detail
+    assert one.status == "not-met" and one.shortfall
+    assert one.detail.startswith("right L4-L5, L5-S1: 1 block ≥ 80 %; left L4-L5, L5-S1: 1 block ≥ 80 %")
+    assert one.next_step == "a confirmatory medial branch block at bilateral L4-L5, L5-S1"
     failed = run("prior_blocks_relief", params, *_block("2026-09-01", 8, 1), *_block("2026-09-20", 8, 4))
     assert failed.status == "not-met"
     ia = fb.procedure("64493", "Diagnostic intra-articular L4-L5 and L5-S1 facet injection", "2026-09-01")
-    assert "another kind" in run("prior_blocks_relief", params, ia).detail
+    intra_articular = run("prior_blocks_relief", params, ia)
+    assert "1 block of another kind, which do not count" in intra_articular.detail
+    assert intra_articular.status == "not-met" and "blocks of another kind do not count" in intra_articular.next_step
     elsewhere = run("prior_blocks_relief", params, *_block("2026-09-01", 8, 1, levels="L2-L3"))
-    assert elsewhere.status == "unknown" and elsewhere.evidence == ()
+    assert elsewhere.status == "not-met" and elsewhere.evidence == ()
+    assert elsewhere.next_step == "a first diagnostic medial branch block at bilateral L4-L5, L5-S1"
 
 
 def test_blocks_before_the_last_rfa_belong_to_the_last_work_up() -> None:
     params = {"kinds": ["mbb"], "count": 2, "min_relief": 80}
     old = (*_block("2025-01-01", 8, 1), *_block("2025-01-20", 8, 1))
-    assert run("prior_blocks_relief", params, *old, fb.rfa("2025-03-01")).status == "unknown"
+    outcome = run("prior_blocks_relief", params, *old, fb.rfa("2025-03-01"))
+    assert (outcome.status, outcome.shortfall) == ("not-met", True)
+    assert outcome.detail.startswith("right: none; left: none")
 
 
 def test_confirmatory_block_checks() -> None:
@@ -360,7 +367,7 @@ def test_all_of_combines_statuses(parts: list[str], status: str) -> None:
 
 
 def test_snomed_procedure_category_wins_over_words() -> None:
-    block = fb.procedure("64493", "Therapeutic? medial branch block L4-L5 and L5-S1", "2026-09-01T08:00:00Z")
+    block = fb.procedure("64493", "Therapeutic? bilateral medial branch block L4-L5 and L5-S1", "2026-09-01T08:00:00Z")
     block["category"] = {"coding": [{"system": SYSTEM_SNOMED, "code": "103693007"}]}
     params = {"kinds": ["mbb"], "count": 1, "min_relief": 80}
     outcome = run(

@@ -47,6 +47,25 @@ def test_the_packaged_rules_load_with_every_criterion_and_payer() -> None:
     assert pars.outlook is not None and pars.outlook.modifiers[0].rate == 0.70
 
 
+def test_every_criterion_and_warning_cites_a_public_source_and_says_whose_rule_it_is() -> None:
+    rules = load_rules()
+    facet = rules.policy_for("medial-branch-block", rules.payer("medicare"))
+    pars = rules.policy_for("pars-injection", rules.payer("medicare"))
+    for policy, authority in ((facet, "payer"), (pars, "clinical")):
+        citations = [c.citation for c in policy.criteria.values()]
+        citations += [a.citation for a in policy.advisories] + [n.citation for n in policy.notices]
+        assert all(citations), policy.id
+        # Internal file names and our row ids stay in `source`; the citation is what a clinician can look up.
+        assert not [c for c in citations if "policy-rules" in c or "S1" in c.split() or ".md" in c]
+        assert {c.authority for c in policy.criteria.values()} == {authority}
+    assert facet.criteria["RFA-01"].citation.startswith("LCD L38773")
+    for payer in rules.payers.values():
+        for policy in (rules.policy_for("medial-branch-block", payer), rules.policy_for("pars-injection", payer)):
+            shown = policy.describe()["citation"]
+            assert "policy-rules" not in shown and ".md" not in shown, (payer.id, shown)
+    assert "Kajdi" in pars.criteria["PARS-06"].citation
+
+
 def test_payer_overrides_are_resolved_into_the_rules() -> None:
     rules = load_rules()
     medicare = rules.policy_for("radiofrequency-ablation", rules.payer("medicare"))
@@ -170,6 +189,7 @@ version: "2026.1"
 title: Acme Health facet injections
 citation: Acme Health medical policy MP-12 (hypothetical, for the test)
 effective: "2026-01-01"
+authority: payer
 family: facet
 parameters: {pain: 6, care_days: 30}
 shared_criteria: [GEN-01, GEN-03, GEN-11]
@@ -183,6 +203,7 @@ criteria:
   GEN-01:
     text: Axial pain of 6/10 or more
     source: MP-12 1.a
+    citation: Acme Health medical policy MP-12, section 1.a
     rule:
       operator: all_of
       params:
@@ -192,14 +213,17 @@ criteria:
   GEN-03:
     text: 30 days of conservative care
     source: MP-12 1.b
+    citation: Acme Health medical policy MP-12, section 1.b
     rule: {operator: conservative_care, params: {kinds: [therapy, analgesic], min_days: $care_days}}
   GEN-11:
     text: Fluoroscopy or CT
     source: MP-12 2
+    citation: Acme Health medical policy MP-12, section 2
     rule: {operator: request_in, params: {field: guidance, values: [fluoroscopy, ct]}}
   DX2-02:
     text: First block gave 60 percent relief
     source: MP-12 3
+    citation: Acme Health medical policy MP-12, section 3
     rule: {operator: prior_blocks_relief, params: {kinds: [mbb], count: 1, min_relief: 60}}
 """
 
@@ -209,6 +233,7 @@ id: acme
 title: Acme Health
 kind: commercial
 source: Acme Health MP-12
+citation: Acme Health medical policy MP-12
 policies: {facet: acme-facet-2026, pars: spine-auth-pars}
 parameters: {acme-facet-2026: {pain: 5}}
 coding: {bilateral: rt-lt-lines, kx_on_diagnostic: false}

@@ -61,11 +61,22 @@ def _conclusions(name: str) -> list[str]:
     return texts
 
 
+def _on_side(text: str, side: str) -> bool:
+    """A block counts for the requested side when it treated it (bilateral covers both; issue 9, part 1)."""
+    words = text.lower()
+    return "bilateral" in words or side == "bilateral" or side in words
+
+
 @pytest.mark.parametrize("name", list(CASES))
 def test_pathway_matches_the_prior_procedures_in_the_record(name: str) -> None:
     pathway = CASES[name]["expected"]["pathway"]
     requested = _requested_levels(name)
-    same_level_blocks = [p for p in _diagnostic_blocks(name) if levels_in(p["code"]["text"]) == requested]
+    side = CASES[name]["args"]["side"]
+    same_level_blocks = [
+        p
+        for p in _diagnostic_blocks(name)
+        if levels_in(p["code"]["text"]) == requested and _on_side(p["code"]["text"], side)
+    ]
     if pathway == "facet-diagnostic-first":
         assert not same_level_blocks
     elif pathway == "facet-diagnostic-confirmatory":

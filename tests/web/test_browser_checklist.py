@@ -50,6 +50,7 @@ def test_launch_check_open_evidence_and_save_the_draft_order_in_chromium(
         app.wait_for_url(f"{app_server.url}/s/**", timeout=20_000)
         app.click("text=Open the checklist")
         app.wait_for_load_state()
+        app.select_option("#field-procedure", "medial-branch-block")
         assert app.locator('[data-field="technique"]').is_hidden()  # the script offers technique for RFA only
         fill_request(app, patient, "2026-11-20")
         assert app.locator('[data-field="technique"]').is_visible()

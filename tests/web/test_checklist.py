@@ -50,7 +50,8 @@ def test_the_page_shows_the_verdict_and_criteria_run_check_gives_on_the_same_rec
     assert shown_criteria(page.text) == {c["id"]: (c["status"], c.get("origin", "")) for c in expected["criteria"]}
     text = html_text.unescape(page.text)
     for criterion in expected["criteria"]:
-        assert criterion["source"] in text  # the policy clause
+        assert criterion.get("citation", criterion["source"]) in text  # the policy clause's public source
+        assert "policy-rules" not in text  # never our internal file names
         assert criterion.get("detail", "") in text
         for evidence in criterion["evidence"]:
             assert f'data-evidence="{evidence["reference"]}"' in page.text

@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import urljoin
 
 import pytest
+import requests
 
 from smart_app.sandbox.constants import SANDBOX_PRACTITIONER_ID
 from smart_app.sandbox.seed.catalog import SeedPatient
@@ -60,8 +61,8 @@ def test_attesting_unknown_criteria_makes_them_attested_and_can_change_the_verdi
         page = browser.get(urljoin(page.url, answered.headers["Location"]))
         assert page.status_code == 200
 
-    fhir_user = _fhir_user(app_server, launch_id)
-    assert fhir_user.endswith(f"/Practitioner/{SANDBOX_PRACTITIONER_ID}")
+    assert _fhir_user(app_server, launch_id).endswith(f"/Practitioner/{SANDBOX_PRACTITIONER_ID}")
+    clinician = _clinician(fhir_server)  # the fhirUser by name and NPI, never its URL
     shown = shown_criteria(page.text)
     for criterion in unknown:
         assert shown[criterion] == ("met", "attested")
@@ -70,14 +71,14 @@ def test_attesting_unknown_criteria_makes_them_attested_and_can_change_the_verdi
         patient,
         fields,
         answers={
-            c: {"status": "met", "note": f"{NOTE} (attested by {fhir_user}, {_attested_at(app_server, launch_id, c)})"}
+            c: {"status": "met", "note": f"{NOTE} (attested by {clinician}, {_attested_at(app_server, launch_id, c)})"}
             for c in unknown
         },
     )
     assert shown_verdict(page.text) == expected["verdict"] == "ready"
     text = html_text.unescape(page.text)
     assert NOTE in text
-    assert f'data-attested-by="{fhir_user}"' in page.text
+    assert f'data-attested-by="{clinician}"' in page.text and 'data-attested-by="http' not in page.text
 
     # The API sees the same attestations (same launch, same request).
     api = browser.get(f"{app_server.url}/s/{launch_id}/api/check", params=fields)
@@ -164,6 +165,12 @@ def test_only_unknown_criteria_can_be_attested_and_the_form_needs_its_token(
     assert "Only criteria the record cannot prove" in not_unknown.text
     forged = browser.post(url, data={**fields, "csrf_token": "x", "status": "met", "note": NOTE})
     assert forged.status_code == 403
+
+
+def _clinician(fhir_server: Any) -> str:
+    practitioner = requests.get(f"{fhir_server.base_url}/Practitioner/{SANDBOX_PRACTITIONER_ID}", timeout=10).json()
+    npi = next(i["value"] for i in practitioner["identifier"] if i["system"].endswith("us-npi"))
+    return f"Dr. Casey Sandoval, MD (NPI {npi})"
 
 
 def _fhir_user(app: RunningApp, launch_id: str) -> str:
