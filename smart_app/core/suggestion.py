@@ -14,7 +14,8 @@ How it reads the record (thresholds and counts come from the policy's own criter
 - Sides at the same step are proposed together (bilateral); otherwise the side furthest along, and the reason
   says where the other side stands.
 - No facet history: a pars defect on imaging (or a pars diagnosis) → a bilateral pars injection at that vertebra;
-  an axial facet diagnosis → a first diagnostic medial branch block, at its recorded levels when it has any.
+  an axial facet diagnosis → a first diagnostic medial branch block where imaging shows facet arthropathy (its
+  joints and side), else at the diagnosis's recorded levels.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from typing import Any
 from smart_app.core.episodes import prior_rfas, workup_blocks
 from smart_app.core.facts import PatientFacts
 from smart_app.core.fhir_json import add_months
-from smart_app.core.model import CheckRequest, InvalidRequest, vertebra_index
+from smart_app.core.model import CheckRequest, InvalidRequest, region_of_level, vertebra_index
 from smart_app.core.operators_base import MET, NOT_MET
 from smart_app.core.operators_treatments import lasting_relief
 from smart_app.core.policy import Policy
@@ -79,12 +80,9 @@ def suggest_next_step(facts: PatientFacts, as_of: date, policy: Policy) -> Sugge
     """The next procedure the record supports, or None when the record gives no basis (no spine diagnosis, or a
     history that argues against another facet procedure). `policy` is the facet policy whose thresholds apply."""
     site = _latest_facet_site(facts)
-    if site is not None:
-        return _facet_suggestion(facts, as_of, policy, site)
-    pars = _pars_suggestion(facts)
-    if pars is not None:
-        return pars
-    return _first_block_from_diagnosis(facts)
+    facet = _facet_suggestion(facts, as_of, policy, site) if site is not None else None
+    # A pars defect is the next thing to treat when the facet history leads nowhere (e.g. a failed RFA).
+    return facet or _pars_suggestion(facts) or (None if site else _first_block_from_diagnosis(facts))
 
 
 def _latest_facet_site(facts: PatientFacts) -> SpineProcedure | None:
@@ -193,16 +191,26 @@ def _pars_suggestion(facts: PatientFacts) -> Suggestion | None:
 
 
 def _first_block_from_diagnosis(facts: PatientFacts) -> Suggestion | None:
+    """An axial facet diagnosis and no facet procedure: a first block where imaging shows facet arthropathy (its
+    joints and side), else at the diagnosis's levels."""
     axial = [d for d in facts.diagnoses if d.category == "axial" and d.active and d.confirmed and d.region]
     if not axial:
         return None
     chosen = next((d for d in axial if d.levels), axial[0])
-    levels = tuple(level for level in chosen.levels if "-" in level)
-    shown = f" at {', '.join(levels)}" if levels else " (levels not recorded: choose them)"
-    reason = f"{chosen.code} {chosen.display}: no facet procedure yet: a first diagnostic medial branch block{shown}"
-    return Suggestion(
-        "first-diagnostic", _MBB, "diagnostic", str(chosen.region), levels, "bilateral", reason, chosen.references[:1]
-    )
+    region = str(chosen.region)
+    imaging = [
+        f
+        for f in facts.imaging_findings
+        if f.finding == "facet-arthropathy" and f.present and f.joints and region_of_level(f.joints[0]) == region
+    ]
+    latest = max(imaging, key=lambda f: f.day or date.min) if imaging else None
+    levels = tuple(latest.joints) if latest else tuple(level for level in chosen.levels if "-" in level)
+    side = latest.side if latest and latest.side else "bilateral"
+    shown = f" at {where(side, levels)}" if levels else " (levels not recorded: choose them)"
+    basis = f"; imaging: {latest.describe()}" if latest else ""
+    reason = f"{chosen.code} {chosen.display}, no facet procedure yet: a first diagnostic medial branch block{shown}"
+    evidence = (*chosen.references[:1], *((latest.reference,) if latest else ()))
+    return Suggestion("first-diagnostic", _MBB, "diagnostic", region, levels, side, reason + basis, evidence)
 
 
 def _params(policy: Policy, pathway: str, operator: str) -> Mapping[str, Any]:

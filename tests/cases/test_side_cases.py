@@ -4,13 +4,14 @@ side, the next step, the suggestion, and twice in a row on a second patient afte
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from smart_app.core.facts import extract_facts
 from smart_app.workflow.check import suggestion_for
-from tests.cases.support import SEED_DIR, assert_matches_expected, case_flags, load_cases, run_check
+from tests.cases.support import CASES_DIR, SEED_DIR, assert_matches_expected, case_flags, load_cases, run_check
 from tests.core import test_facts_builders as fb
 from tests.core.test_operators_blocks import block
 
@@ -95,3 +96,32 @@ def test_suggestion_for_uses_the_payer_of_the_record_or_the_one_named() -> None:
     assert suggestion_for(facts, as_of=as_of) is None  # Medicare Part B from the Coverage: 80 % needed
     bcbs = suggestion_for(facts, as_of=as_of, payer_id="bcbs-nd")  # 50 % is enough there
     assert bcbs is not None and (bcbs.step, bcbs.side) == ("rfa-initial", "bilateral")
+
+
+# Ready cases whose request is not what the record suggests next, and why.
+REQUEST_DIFFERS = {
+    # the record's most advanced side is the right one (one block: a confirmatory right block); the left block
+    # requested is a first block, which is also ready
+    "lumbar-mbb-left-after-right-block-ready",
+}
+
+
+READY = [
+    (folder, case)
+    for folder, cases in ((CASES_DIR, load_cases(CASES_DIR / "cases.json")), (SEED_DIR, list(SEED.values())))
+    for case in cases
+    if case["expected"]["verdict"] == "ready"
+]
+
+
+@pytest.mark.parametrize(("folder", "case"), READY, ids=[case["name"] for _, case in READY])
+def test_for_a_ready_case_the_suggestion_is_the_request(folder: Path, case: dict[str, Any]) -> None:
+    result = run_check(*case_flags(case, folder)).json()
+    suggestion, request = result["suggestion"], result["request"]
+    same = all(suggestion[key] == request[key] for key in ("procedure", "levels", "side", "region"))
+    assert same != (case["name"] in REQUEST_DIFFERS), (suggestion, request)
+
+
+def test_there_are_ready_cases_of_every_step() -> None:
+    steps = {run_check(*case_flags(case, folder)).json()["suggestion"]["step"] for folder, case in READY}
+    assert steps == {"first-diagnostic", "confirmatory", "rfa-initial", "rfa-repeat", "therapeutic", "pars"}

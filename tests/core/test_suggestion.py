@@ -34,8 +34,8 @@ def test_no_block_yet_suggests_a_first_diagnostic_block() -> None:
         "medial-branch-block",
         "diagnostic",
     )
-    assert suggestion.region == "lumbar" and suggestion.side == "bilateral"
-    assert suggestion.evidence and suggestion.evidence[0].startswith("Condition/")
+    assert (suggestion.region, suggestion.levels, suggestion.side) == ("lumbar", ("L4-L5", "L5-S1"), "bilateral")
+    assert [ref.split("/")[0] for ref in suggestion.evidence] == ["Condition", "DiagnosticReport"]  # levels: MRI
 
 
 def test_one_good_block_suggests_the_confirmatory_block_on_that_side() -> None:
