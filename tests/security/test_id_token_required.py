@@ -52,7 +52,7 @@ def test_a_registration_that_says_no_id_token_continues_without_a_user_and_says_
     page = ehr_launch(browser, app_for_ehr_without_id_tokens, auth_server, patients[0])
     assert page.status_code == 200, page.text
     assert "The EHR did not say who you are" in page.text
-    assert "Signed in as" not in page.text
+    assert "data-clinician" not in page.text  # no named user in the header
     launch_id = app_for_ehr_without_id_tokens.launch_id_of(page.url)
     with app_for_ehr_without_id_tokens.services.database.session() as db:
         launch = db.get(Launch, launch_id)
@@ -63,5 +63,5 @@ def test_a_registration_that_says_no_id_token_continues_without_a_user_and_says_
     with Browser() as second_browser:
         second = ehr_launch(second_browser, app_for_ehr_without_id_tokens, auth_server, patients[1])
     assert second.status_code == 200, second.text
-    assert "Signed in as" in second.text
+    assert "data-clinician" in second.text  # the clinician, by name, in the header
     assert "did not say who you are" not in second.text
