@@ -10,10 +10,14 @@ the same everywhere (the session signing key, the Fernet key); a later instance 
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+
 from sqlalchemy import Float, String, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
+from smart_app.store.crypto import TokenCipher, TokenDecryptError
 from smart_app.store.db import Base, Database
 
 
@@ -81,4 +85,35 @@ def check_deployment_secret(database: Database, name: str, fingerprint: str, *, 
 def forget_deployment_secrets(database: Database) -> int:
     """Drop every recorded fingerprint (after rotating the secrets on every instance); returns how many."""
     with database.session() as db:
-        return db.query(DeploymentSecret).delete()
+        return int(db.query(DeploymentSecret).delete())
+
+
+CIPHER_CANARY = "spine-auth key"
+
+
+def secret_fingerprint(secret: str) -> str:
+    """A fingerprint that identifies a secret without revealing it (HMAC keyed by the secret itself)."""
+    return hmac.new(secret.encode("utf-8"), b"spine-auth deployment secret check", hashlib.sha256).hexdigest()
+
+
+def check_cipher_canary(database: Database, cipher: TokenCipher, *, now: float) -> None:
+    """The first instance stores a value encrypted with its Fernet key; every later one must decrypt it with its
+    keys (rotation-friendly: any configured key will do).
+
+    Raises:
+        DeploymentSecretMismatch: this instance cannot read what the others encrypt.
+    """
+    try:
+        check_deployment_secret(database, "fernet", cipher.encrypt(CIPHER_CANARY), now=now)
+        return
+    except DeploymentSecretMismatch:
+        pass
+    with database.session() as db:
+        row = db.get(DeploymentSecret, "fernet")
+        stored = row.fingerprint if row is not None else ""
+    try:
+        if cipher.decrypt(stored) == CIPHER_CANARY:
+            return
+    except TokenDecryptError:
+        pass
+    raise DeploymentSecretMismatch("fernet")
