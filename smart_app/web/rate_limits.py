@@ -49,12 +49,19 @@ def init_app(app: Flask) -> Limiter | None:
         client_address,
         app=app,
         application_limits=[
-            ApplicationLimit(str(app.config["RATE_LIMIT_PER_ADDRESS"]), key_function=client_address, scope="address"),
             ApplicationLimit(
-                str(app.config["RATE_LIMIT_PER_SESSION"]), key_function=browser_session_key, scope="session"
+                str(app.config["RATE_LIMIT_PER_ADDRESS"]),
+                key_function=client_address,
+                scope="address",
+                exempt_when=_exempt,
+            ),
+            ApplicationLimit(
+                str(app.config["RATE_LIMIT_PER_SESSION"]),
+                key_function=browser_session_key,
+                scope="session",
+                exempt_when=_exempt,
             ),
         ],
-        application_limits_exempt_when=_exempt,
         storage_uri=str(app.config.get("RATE_LIMIT_STORAGE_URL") or "memory://"),
         strategy="moving-window",
         headers_enabled=True,
