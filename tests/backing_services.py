@@ -20,6 +20,10 @@ from pathlib import Path
 
 POSTGRES_USER = "spine"
 POSTGRES_DB = "spine"
+INITDB_OPTIONS = ("-E", "UTF8", "--no-sync", "--locale=C.UTF-8")
+# A throwaway cluster: no durability needed, room for two instances' pools plus the load benchmark.
+POSTGRES_SETTINGS = ("fsync=off", "synchronous_commit=off", "full_page_writes=off", "max_connections=400")
+REDIS_OPTIONS = ("--save", "", "--appendonly", "no", "--protected-mode", "yes")
 
 
 class BackingServiceError(RuntimeError):
@@ -114,8 +118,7 @@ def start_postgres(base: Path) -> PostgresServer:
     log = base / "postgres.log"
     initdb = subprocess.run(
         _as_unprivileged(
-            [_postgres_bin("initdb"), "-D", str(data_dir), "-U", POSTGRES_USER, "-A", "trust", "-E", "UTF8"]
-            + ["--no-sync", "--locale=C.UTF-8"]
+            [_postgres_bin("initdb"), "-D", str(data_dir), "-U", POSTGRES_USER, "-A", "trust", *INITDB_OPTIONS]
         ),
         capture_output=True,
         text=True,
@@ -127,9 +130,18 @@ def start_postgres(base: Path) -> PostgresServer:
     with open(log, "wb") as log_file:
         process = subprocess.Popen(
             _as_unprivileged(
-                [_postgres_bin("postgres"), "-D", str(data_dir), "-p", str(port), "-h", "127.0.0.1"]
-                + ["-k", str(socket_dir), "-c", "fsync=off", "-c", "synchronous_commit=off"]
-                + ["-c", "full_page_writes=off", "-c", "max_connections=300"]
+                [
+                    _postgres_bin("postgres"),
+                    "-D",
+                    str(data_dir),
+                    "-p",
+                    str(port),
+                    "-h",
+                    "127.0.0.1",
+                    "-k",
+                    str(socket_dir),
+                ]
+                + [option for setting in POSTGRES_SETTINGS for option in ("-c", setting)]
             ),
             stdout=log_file,
             stderr=subprocess.STDOUT,
@@ -179,8 +191,7 @@ def start_redis(base: Path) -> RedisServer:
     log = base / "redis.log"
     with open(log, "wb") as log_file:
         process = subprocess.Popen(
-            [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-            + ["--dir", str(base), "--protected-mode", "yes"],
+            [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(base), *REDIS_OPTIONS],
             stdout=log_file,
             stderr=subprocess.STDOUT,
         )
