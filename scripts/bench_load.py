@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import re
 import secrets
@@ -105,6 +106,61 @@ class Clinician(requests.Session):
 
 
 @dataclass
+class SandboxProxy:
+    """The sandbox EHR running in a child process (so the load generator's threads do not share its GIL)."""
+
+    base_url: str
+    fhir_base: str
+    connection: Any
+    process: Any
+
+    def register(self, app_url: str, client_id: str) -> None:
+        self.connection.send(("register", app_url, client_id))
+        answer = self.connection.recv()
+        if answer != "ok":
+            raise RuntimeError(f"sandbox: {answer}")
+
+    def stop(self) -> None:
+        self.connection.send(("stop",))
+        self.process.join(timeout=30)
+
+
+def sandbox_process(connection: Any, delay_ms: int, log_dir: str) -> None:
+    """Child process: the FHIR server (Node) and the authorization server, seeded; obeys `register` and `stop`."""
+    auth_port = free_port()
+    fhir = start_fhir_server(
+        auth_base=f"http://127.0.0.1:{auth_port}",
+        introspection_client=RESOURCE_SERVER,
+        log_path=Path(log_dir) / "fhir.log",
+        startup_timeout=90,
+    )
+    auth = start_auth_server(port=auth_port, fhir_base=fhir.base_url, resource_servers=dict([RESOURCE_SERVER]))
+    try:
+        seed_server(fhir.base_url, only=list(PATIENTS))
+        fhir.configure(require_auth=True, delay_ms=delay_ms)
+        connection.send((auth.base_url, fhir.base_url))
+        while True:
+            command = connection.recv()
+            if command[0] == "stop":
+                return
+            _, app_url, client_id = command
+            register_app(auth, app_url, client_id=client_id, client_auth="public", client_secret=None, name=client_id)
+            connection.send("ok")
+    finally:
+        auth.stop()
+        fhir.stop()
+
+
+def start_sandbox(delay_ms: int, work: Path) -> SandboxProxy:
+    context = multiprocessing.get_context("spawn")
+    parent, child = context.Pipe()
+    process = context.Process(target=sandbox_process, args=(child, delay_ms, str(work)), daemon=True)
+    process.start()
+    auth_url, fhir_base = parent.recv()
+    return SandboxProxy(auth_url, fhir_base, parent, process)
+
+
+@dataclass
 class Setup:
     name: str
     instances: list[str]  # base URLs; the first is the public URL the EHR knows
@@ -143,12 +199,12 @@ def start_gunicorn(port: int, workers: int, threads: int, env: dict[str, str], l
 
 
 def deploy(
-    name: str, fhir: Any, auth: Any, work: Path, *, instances: int, workers: int, threads: int, **settings: Any
+    name: str, auth: SandboxProxy, work: Path, *, instances: int, workers: int, threads: int, **settings: Any
 ) -> Setup:
     ports = [free_port() for _ in range(instances)]
     urls = [f"http://127.0.0.1:{port}" for port in ports]
     client_id = f"bench-{name}-{secrets.token_hex(3)}"
-    entry = {"name": "sandbox", "iss": fhir.base_url, "client_id": client_id, "ehr_origins": [auth.base_url]}
+    entry = {"name": "sandbox", "iss": auth.fhir_base, "client_id": client_id, "ehr_origins": [auth.base_url]}
     keys = [generate_signing_key("RS384"), generate_signing_key("ES384")]
     all_settings = {
         "SECRET_KEY": secrets.token_urlsafe(48),
@@ -161,7 +217,7 @@ def deploy(
     }
     env = {key: value for key, value in os.environ.items() if not key.startswith("SMART_APP_")}
     env.update({f"SMART_APP_{k}": v if isinstance(v, str) else json.dumps(v) for k, v in all_settings.items()})
-    register_app(auth, urls[0], client_id=client_id, client_auth="public", client_secret=None, name=client_id)
+    auth.register(urls[0], client_id)
     setup = Setup(name, urls, client_id)
     try:
         for index, port in enumerate(ports):
@@ -192,7 +248,10 @@ def one_flow(auth: Any, setup: Setup, patient: Any, as_of: date, index: int, bar
         try:
             query = urlencode({"patient": patient.id, "client_id": setup.client_id})
             first = browser.get(f"{auth.base_url}/ehr/launch?{query}", allow_redirects=False, timeout=60)
-            location = first.headers.get("Location", "").replace("/launch.html?", "/launch?", 1)
+            if first.status_code != 302:
+                result.error = f"ehr launch: {first.status_code}"
+                return result
+            location = first.headers["Location"].replace("/launch.html?", "/launch?", 1)
             page = browser.follow(browser.get(location, allow_redirects=False, timeout=60), on_home)
             result.timings["launch"] = time.perf_counter() - started
             match = re.search(r"/s/([^/]+)/", page.url)
@@ -221,8 +280,9 @@ def one_flow(auth: Any, setup: Setup, patient: Any, as_of: date, index: int, bar
                 result.error = f"save: {saved.status_code}"
                 return result
             result.timings["flow"] = time.perf_counter() - started
-        except Exception as error:  # counted, reported by kind
-            result.error = type(error).__name__
+        except Exception as error:  # counted, reported by step and kind
+            done = [step for step in STEPS if step in result.timings]
+            result.error = f"{STEPS[len(done)]}: {type(error).__name__}"
         return result
 
 
@@ -278,33 +338,24 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     counts = [int(n) for n in args.clinicians.split(",")]
     work = Path(tempfile.mkdtemp(prefix="bench-load-"))
-    auth_port = free_port()
-    fhir = start_fhir_server(
-        auth_base=f"http://127.0.0.1:{auth_port}",
-        introspection_client=RESOURCE_SERVER,
-        log_path=work / "fhir.log",
-    )
-    auth = start_auth_server(port=auth_port, fhir_base=fhir.base_url, resource_servers=dict([RESOURCE_SERVER]))
+    sandbox = start_sandbox(args.delay_ms, work)
     all_results: list[dict[str, Any]] = []
     try:
-        seed_server(fhir.base_url, only=list(PATIENTS))
         patients = seed_patients(PATIENTS)
-        fhir.configure(require_auth=True, delay_ms=args.delay_ms)
-        print(f"sandbox: FHIR {fhir.base_url} ({args.delay_ms} ms per request, tokens required), auth {auth.base_url}")
+        print(f"sandbox: FHIR {sandbox.fhir_base} ({args.delay_ms} ms per request, tokens required)", flush=True)
         for name in args.setups.split(","):
-            setup = start_setup(name, fhir, auth, work)
+            setup = start_setup(name, sandbox, work)
             try:
-                warm = run_round(auth, setup, patients, 4, 0)  # imports, caches, connection pools
-                print(f"\n[{name}] warm-up: {warm['errors']} errors")
+                warm = run_round(sandbox, setup, patients, 4, 0)  # imports, caches, connection pools
+                print(f"\n[{name}] warm-up: {warm['errors']} errors", flush=True)
                 for round_index, clinicians in enumerate(counts, start=1):
-                    summary = run_round(auth, setup, patients, clinicians, round_index)
+                    summary = run_round(sandbox, setup, patients, clinicians, round_index)
                     all_results.append(summary)
                     print_round(summary)
             finally:
                 setup.stop()
     finally:
-        auth.stop()
-        fhir.stop()
+        sandbox.stop()
     if args.json:
         args.json.write_text(json.dumps(all_results, indent=2))
     goal = [r for r in all_results if r["clinicians"] == 50]
@@ -314,10 +365,10 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def start_setup(name: str, fhir: Any, auth: Any, work: Path) -> Setup:
+def start_setup(name: str, sandbox: SandboxProxy, work: Path) -> Setup:
     if name == "sqlite":
         return deploy(
-            name, fhir, auth, work, instances=1, workers=1, threads=64, DATABASE_URL=f"sqlite:///{work / 'app.sqlite'}"
+            name, sandbox, work, instances=1, workers=1, threads=64, DATABASE_URL=f"sqlite:///{work / 'app.sqlite'}"
         )
     if name == "postgresql":
         postgres = start_postgres(work / "postgres")
@@ -325,8 +376,7 @@ def start_setup(name: str, fhir: Any, auth: Any, work: Path) -> Setup:
         try:
             setup = deploy(
                 name,
-                fhir,
-                auth,
+                sandbox,
                 work,
                 instances=2,
                 workers=2,
@@ -346,11 +396,12 @@ def start_setup(name: str, fhir: Any, auth: Any, work: Path) -> Setup:
 def print_round(summary: dict[str, Any]) -> None:
     print(
         f"[{summary['setup']}] {summary['clinicians']} clinicians: {summary['wall_s']} s, "
-        f"{summary['flows_per_s']} flows/s, {summary['errors']} errors {summary['error_kinds'] or ''}"
+        f"{summary['flows_per_s']} flows/s, {summary['errors']} errors {summary['error_kinds'] or ''}",
+        flush=True,
     )
     for step in STEPS:
         s = summary[step]
-        print(f"    {step:<7} p50 {s['p50']:.3f} s   p95 {s['p95']:.3f} s   p99 {s['p99']:.3f} s")
+        print(f"    {step:<7} p50 {s['p50']:.3f} s   p95 {s['p95']:.3f} s   p99 {s['p99']:.3f} s", flush=True)
 
 
 if __name__ == "__main__":
