@@ -293,7 +293,25 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """CPU time (user + system) used so far by these processes and their children (gunicorn workers)."""
+    total = 0.0
+    ticks = os.sysconf("SC_CLK_TCK")
+    for pid in pids:
+        children = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True, check=False).stdout
+        for each in [pid, *(int(child) for child in children.split())]:
+            try:
+                fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
 def run_round(auth: Any, setup: Setup, patients: list[Any], clinicians: int, round_index: int) -> dict[str, Any]:
+    app_pids = [process.pid for process in setup.processes]
+    load_before = os.getloadavg()[0]
+    cpu_before = cpu_seconds(app_pids)
     barrier = threading.Barrier(clinicians)
     results: list[Result] = [Result() for _ in range(clinicians)]
     base_day = date(2026, 6, 1) + timedelta(days=90 * round_index)  # every clinician, every round: its own order
@@ -317,6 +335,8 @@ def run_round(auth: Any, setup: Setup, patients: list[Any], clinicians: int, rou
         "flows_per_s": round((clinicians - len(errors)) / wall, 2),
         "errors": len(errors),
         "error_kinds": sorted(set(errors)),
+        "app_cpu_s_per_flow": round((cpu_seconds(app_pids) - cpu_before) / clinicians, 3),
+        "load_average_before": round(load_before, 1),
     }
     for step in STEPS:
         values = [r.timings[step] for r in results if step in r.timings]
@@ -396,7 +416,8 @@ def start_setup(name: str, sandbox: SandboxProxy, work: Path) -> Setup:
 def print_round(summary: dict[str, Any]) -> None:
     print(
         f"[{summary['setup']}] {summary['clinicians']} clinicians: {summary['wall_s']} s, "
-        f"{summary['flows_per_s']} flows/s, {summary['errors']} errors {summary['error_kinds'] or ''}",
+        f"{summary['flows_per_s']} flows/s, {summary['errors']} errors {summary['error_kinds'] or ''} "
+        f"(app CPU {summary['app_cpu_s_per_flow']} s per flow; machine load average {summary['load_average_before']})",
         flush=True,
     )
     for step in STEPS:
