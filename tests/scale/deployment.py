@@ -44,7 +44,8 @@ class Instance:
     def start(self, timeout: float = 60.0) -> None:
         command = [GUNICORN, "--workers", str(self.workers), "--worker-class", "gthread", "--threads", "8"]
         command += ["--bind", f"127.0.0.1:{self.port}", "--graceful-timeout", "5", "--timeout", "60"]
-        command += ["--error-logfile", str(self.log), "--capture-output", "smart_app:create_app()"]
+        command += ["--no-control-socket", "--error-logfile", str(self.log), "--capture-output"]
+        command += ["smart_app:create_app()"]
         self.process = subprocess.Popen(command, env=self.env, cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
