@@ -42,6 +42,22 @@ class KeptOrderDraftRow(Base):
     kept_at: Mapped[str] = mapped_column(String(40))
 
 
+class LegacyKeptDraftRow(Base):
+    """The first schema's table (revision 0001). Its rows moved under their EHR; what is left had no FHIR base and
+    is kept, never served."""
+
+    __tablename__ = LEGACY_TABLE
+
+    order_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    patient: Mapped[str] = mapped_column(String(80), index=True)
+    fhir_base: Mapped[str] = mapped_column(String(500))
+    reason: Mapped[str] = mapped_column(Text)
+    diagnostics: Mapped[str] = mapped_column(Text)
+    bundle: Mapped[str] = mapped_column(Text)
+    encrypted: Mapped[bool] = mapped_column()
+    kept_at: Mapped[str] = mapped_column(String(40))
+
+
 @dataclass(frozen=True)
 class KeptDraft:
     """One draft order kept locally, with why the EHR did not take it."""

@@ -8,7 +8,7 @@ from smart_app.store import (  # noqa: F401  (launch state: G; drafts: H; attest
     clinicians,
     drafts,
     launches,
-    migrations,
+    maintenance,
     sessions,
     tokens,
 )
