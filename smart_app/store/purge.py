@@ -20,7 +20,7 @@ from sqlalchemy import delete, select
 
 from smart_app.store.attestations import AttestationRow
 from smart_app.store.db import Database
-from smart_app.store.drafts import KeptDraftRow
+from smart_app.store.drafts import KeptOrderDraftRow, LegacyKeptDraftRow
 from smart_app.store.launches import Launch, PendingAuthorization
 from smart_app.store.sessions import BrowserSession
 from smart_app.store.tokens import LaunchTokens
@@ -90,15 +90,30 @@ def purge(database: Database, lifetimes: Lifetimes, *, now: float) -> PurgeCount
         ]
         for chunk in _chunks(old, 500):
             attestations += _count(db.execute(delete(AttestationRow).where(AttestationRow.id.in_(chunk))))
+    drafts = 0
     with database.session() as db:
         stale = [
-            key
-            for key, kept_at in db.execute(select(KeptDraftRow.order_key, KeptDraftRow.kept_at))
+            (fhir_base, key)
+            for fhir_base, key, kept_at in db.execute(
+                select(KeptOrderDraftRow.fhir_base, KeptOrderDraftRow.order_key, KeptOrderDraftRow.kept_at)
+            )
             if _epoch(kept_at) < now - lifetimes.kept_draft
         ]
-        drafts = 0
-        for chunk in _chunks(stale, 500):
-            drafts += _count(db.execute(delete(KeptDraftRow).where(KeptDraftRow.order_key.in_(chunk))))
+        for fhir_base, key in stale:
+            drafts += _count(
+                db.execute(
+                    delete(KeptOrderDraftRow).where(
+                        KeptOrderDraftRow.fhir_base == fhir_base, KeptOrderDraftRow.order_key == key
+                    )
+                )
+            )
+        legacy = [
+            key
+            for key, kept_at in db.execute(select(LegacyKeptDraftRow.order_key, LegacyKeptDraftRow.kept_at))
+            if _epoch(kept_at) < now - lifetimes.kept_draft
+        ]
+        for chunk in _chunks(legacy, 500):
+            drafts += _count(db.execute(delete(LegacyKeptDraftRow).where(LegacyKeptDraftRow.order_key.in_(chunk))))
     return PurgeCounts(sessions, states, launches, attestations, drafts)
 
 

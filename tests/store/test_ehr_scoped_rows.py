@@ -13,6 +13,7 @@ from sqlalchemy import text
 from smart_app.store.attestations import AttestationStore
 from smart_app.store.db import Database
 from smart_app.store.drafts import DraftStore
+from smart_app.store.migrate import INITIAL_REVISION, upgrade
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 EHR_A, EHR_B = "http://a.example/fhir", "http://b.example/fhir/"
@@ -34,24 +35,21 @@ def test_two_ehrs_keep_drafts_under_the_same_order_key_apart(database: Database)
 
 
 def _first_schema(path: Path) -> str:
-    """A database as the first schema made it: kept_drafts keyed by order key, attestations without an EHR."""
+    """A database as the first schema made it (revision 0001): kept_drafts keyed by order key, attestations
+    without an EHR, with rows in both."""
     url = f"sqlite:///{path}"
     legacy = Database(url)
+    upgrade(legacy, INITIAL_REVISION)
     with legacy.engine.begin() as connection:
-        connection.execute(text(
-            "CREATE TABLE kept_drafts (order_key VARCHAR(64) PRIMARY KEY, patient VARCHAR(80), fhir_base VARCHAR(500),"
-            " reason TEXT, diagnostics TEXT, bundle TEXT, encrypted BOOLEAN, kept_at VARCHAR(40))"
-        ))  # fmt: skip
-        row = "INSERT INTO kept_drafts VALUES (:key, 'Patient/1', :base, 'refused', '', :bundle, 0, '2026-11-01')"
+        row = (
+            "INSERT INTO kept_drafts (order_key, patient, fhir_base, reason, diagnostics, bundle, encrypted, kept_at)"
+            " VALUES (:key, 'Patient/1', :base, 'refused', '', :bundle, 0, '2026-11-01')"
+        )
         connection.execute(text(row), {"key": "k-old", "base": EHR_B, "bundle": json.dumps(BUNDLE)})
         connection.execute(text(row), {"key": "k-nobase", "base": "", "bundle": json.dumps(BUNDLE)})
         connection.execute(text(
-            "CREATE TABLE attestations (id INTEGER PRIMARY KEY, launch_id VARCHAR(64), request_key VARCHAR(64),"
-            " criterion_id VARCHAR(16), status VARCHAR(16), note TEXT, encrypted BOOLEAN, attested_by VARCHAR(2048),"
-            " attested_at VARCHAR(40), UNIQUE (launch_id, request_key, criterion_id))"
-        ))  # fmt: skip
-        connection.execute(text(
-            "INSERT INTO attestations VALUES (1, 'L1', 'k', 'GEN-07', 'met', 'old', 0, NULL, '2026-11-01')"
+            "INSERT INTO attestations (id, launch_id, request_key, criterion_id, status, note, encrypted, attested_by,"
+            " attested_at) VALUES (1, 'L1', 'k', 'GEN-07', 'met', 'old', 0, NULL, '2026-11-01')"
         ))  # fmt: skip
     legacy.dispose()
     return url

@@ -32,6 +32,7 @@ from smart_app.store.tokens import LaunchTokens, save_tokens
 from tests.web.conftest import serve_app
 
 HOUR = 3600.0
+EHR = "http://ehr.example/fhir"
 LIFETIMES = Lifetimes(launch=12 * HOUR, attestation=12 * HOUR, kept_draft=30 * 24 * HOUR)
 NOW = 1_800_000_000.0
 
@@ -94,6 +95,7 @@ def test_purge_deletes_what_expired_and_keeps_the_rest(database: Database, ciphe
     attestations = AttestationStore(database, cipher)
     for launch_id, at in (("fresh", NOW - HOUR), ("fresh", NOW - 13 * HOUR), ("session-gone", NOW - HOUR)):
         attestations.attest(
+            ehr=EHR,
             launch_id=launch_id,
             request_key=f"k{at}",
             criterion_id="GEN-07",
@@ -104,7 +106,7 @@ def test_purge_deletes_what_expired_and_keeps_the_rest(database: Database, ciphe
         )
     drafts = DraftStore(database, cipher)
     for key, at in (("new", NOW - HOUR), ("old", NOW - 31 * 24 * HOUR)):
-        drafts.keep(order_key=key, patient="p1", fhir_base="x", bundle={}, reason="r", now=_moment(at))
+        drafts.keep(order_key=key, patient="p1", fhir_base=EHR, bundle={}, reason="r", now=_moment(at))
 
     counts = purge(database, LIFETIMES, now=NOW)
 
@@ -112,10 +114,10 @@ def test_purge_deletes_what_expired_and_keeps_the_rest(database: Database, ciphe
     assert _ids(database, Launch) == {"fresh"}
     assert _ids(database, LaunchTokens) == {"fresh"}
     assert _ids(database, PendingAuthorization) == {"recent"}
-    assert [a.attested_at for a in attestations.for_request("fresh", f"k{NOW - HOUR}")]
-    assert attestations.for_request("fresh", f"k{NOW - 13 * HOUR}") == []
-    assert attestations.for_request("session-gone", f"k{NOW - HOUR}") == []
-    assert drafts.get("new") is not None and drafts.get("old") is None
+    assert [a.attested_at for a in attestations.for_request("fresh", f"k{NOW - HOUR}", ehr=EHR)]
+    assert attestations.for_request("fresh", f"k{NOW - 13 * HOUR}", ehr=EHR) == []
+    assert attestations.for_request("session-gone", f"k{NOW - HOUR}", ehr=EHR) == []
+    assert drafts.get("new", ehr=EHR) is not None and drafts.get("old", ehr=EHR) is None
     assert (counts.sessions, counts.launch_states, counts.launches, counts.attestations, counts.kept_drafts) == (
         1,
         1,

@@ -1,7 +1,8 @@
 """Kept drafts and attestations per EHR (issue 14.1), the clinician of each launch (issue 9.6).
 
 Kept drafts of revision 0001 (keyed by order key alone) move under the FHIR base they were kept for out of the old
-table; it keeps only what could not be placed (never served); attestations of 0001 get a NULL `ehr` and never match a lookup again.
+table, which keeps only what could not be placed (never served); attestations of 0001 get a NULL `ehr` and
+never match a lookup again.
 
 Revision ID: 0003_per_ehr_rows
 Revises: 0002_maintenance
