@@ -1,0 +1,505 @@
+"""The prior-authorization packet as a PDF a payer reviewer can work from.
+
+Order: cover sheet (as MAC and plan fax covers have it), table of contents, letter of medical necessity (with
+open items and the signature line), criterion → evidence index with the page of each piece of evidence, source
+documents (imaging reports, prior procedures with their score tables, therapy and medication history, documents
+from the record, record extracts), attestations and the clinician's signature block, then PDFs the record
+attaches, merged page by page under our header.
+
+Every page carries the patient's two identifiers and "Page x of y" (y counts merged pages too). Page numbers in
+the contents and the index come from where the anchors actually landed: the document is laid out until the
+numbers stop moving (two passes, rarely three). Headings keep with what follows, so nothing is stranded at a
+page foot.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from typing import Any
+from xml.sax.saxutils import escape
+
+from pypdf import PdfReader, PdfWriter, Transformation
+from reportlab.lib import colors
+from reportlab.lib.pagesizes import LETTER
+from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
+from reportlab.lib.units import inch
+from reportlab.pdfgen.canvas import Canvas
+from reportlab.platypus import (
+    CondPageBreak,
+    Flowable,
+    KeepTogether,
+    PageBreak,
+    Paragraph,
+    SimpleDocTemplate,
+    Spacer,
+    Table,
+    TableStyle,
+)
+
+from smart_app.core.packet.model import Packet
+from smart_app.core.packet.sources import AttachedDocument
+
+_MARGIN = 0.6 * inch
+_HEADER_SPACE = 0.5 * inch
+_FOOTER_SPACE = 0.25 * inch
+_WIDTH = LETTER[0] - 2 * _MARGIN
+_STATUS = {"met": "Met", "not-met": "NOT MET", "unknown": "Open item", "not-applicable": "Does not apply"}
+_BASE = getSampleStyleSheet()
+_BODY = ParagraphStyle("packet-body", parent=_BASE["BodyText"], fontSize=9.5, leading=12.5, spaceAfter=4)
+_SMALL = ParagraphStyle("packet-small", parent=_BODY, fontSize=8, leading=10, spaceAfter=0)
+_CELL = ParagraphStyle("packet-cell", parent=_BODY, fontSize=8.5, leading=10.5, spaceAfter=0)
+_TITLE = ParagraphStyle("packet-title", parent=_BASE["Title"], fontSize=15, spaceAfter=4, keepWithNext=1)
+_H1 = ParagraphStyle("packet-h1", parent=_BASE["Heading1"], fontSize=13, spaceBefore=4, spaceAfter=6, keepWithNext=1)
+_H2 = ParagraphStyle("packet-h2", parent=_BASE["Heading2"], fontSize=10.5, spaceBefore=8, spaceAfter=3, keepWithNext=1)
+_MONO = ParagraphStyle("packet-mono", parent=_BODY, fontName="Courier", fontSize=8.5, leading=11)
+_MAX_PASSES = 4
+
+
+class _Anchor(Flowable):  # type: ignore[misc]  # reportlab ships no type hints
+    """Zero-size marker that records the page it lands on."""
+
+    def __init__(self, name: str, pages: dict[str, int]) -> None:
+        super().__init__()
+        self.name = name
+        self.pages = pages
+        self.width = self.height = 0
+
+    def draw(self) -> None:
+        self.pages.setdefault(self.name, self.canv.getPageNumber())
+
+
+def render_packet_pdf(packet: Packet) -> bytes:
+    """The packet PDF (our pages, then the record's attached PDFs under our header)."""
+    attachments = [(doc, _page_count(doc.pdf)) for doc in packet.sources.documents if doc.pdf]
+    attachments = [(doc, count) for doc, count in attachments if count]
+    known: dict[str, int] = {}
+    total_ours = 0
+    body = b""
+    for _ in range(_MAX_PASSES):
+        landed: dict[str, int] = {}
+        body, total_ours_now = _layout(packet, known, landed, attachments, total_ours)
+        resolved = {**landed, **_attachment_pages(attachments, total_ours_now)}
+        if resolved == known and total_ours_now == total_ours:
+            break
+        known, total_ours = resolved, total_ours_now
+    if not attachments:
+        return body
+    return _merge(packet, body, attachments, total_ours)
+
+
+def _layout(
+    packet: Packet,
+    pages: dict[str, int],
+    landed: dict[str, int],
+    attachments: list[tuple[AttachedDocument, int]],
+    total_ours: int,
+) -> tuple[bytes, int]:
+    buffer = io.BytesIO()
+    document = SimpleDocTemplate(
+        buffer,
+        pagesize=LETTER,
+        leftMargin=_MARGIN,
+        rightMargin=_MARGIN,
+        topMargin=_MARGIN + _HEADER_SPACE,
+        bottomMargin=_MARGIN + _FOOTER_SPACE,
+        title="Prior authorization request packet",
+        author=packet.ordering.name or "spine-auth",
+        creator="spine-auth",
+        invariant=1,
+    )
+    extra = sum(count for _, count in attachments)
+    counter: dict[str, int] = {}
+    story = _story(packet, pages, landed, attachments)
+    document.build(story, canvasmaker=_canvas(packet, extra, counter))
+    return buffer.getvalue(), counter.get("pages", total_ours)
+
+
+def _canvas(packet: Packet, extra_pages: int, counter: dict[str, int]) -> type[Canvas]:
+    class PacketCanvas(Canvas):  # type: ignore[misc]  # reportlab ships no type hints
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self._pages: list[dict[str, Any]] = []
+
+        def showPage(self) -> None:
+            self._pages.append(dict(self.__dict__))
+            self._startPage()
+
+        def save(self) -> None:
+            counter["pages"] = len(self._pages)
+            total = len(self._pages) + extra_pages
+            for number, state in enumerate(self._pages, start=1):
+                self.__dict__.update(state)
+                decorate(self, packet, number, total)
+                super().showPage()
+            super().save()
+
+    return PacketCanvas
+
+
+def decorate(canvas: Canvas, packet: Packet, number: int, total: int) -> None:
+    """Header (two patient identifiers, draft mark) and footer (creation time, page x of y) of one page."""
+    width, height = LETTER
+    top = height - _MARGIN
+    canvas.setFillColor(colors.black)
+    canvas.setFont("Helvetica-Bold", 9)
+    canvas.drawString(_MARGIN, top, packet.identity.first_identifier)
+    canvas.drawString(_MARGIN, top - 12, packet.identity.second_identifier)
+    canvas.setFont("Helvetica", 8)
+    canvas.drawRightString(width - _MARGIN, top, "Prior authorization request: DRAFT, not submitted")
+    canvas.drawRightString(width - _MARGIN, top - 12, f"{packet.payer.name} · service {packet.service_window}")
+    canvas.setStrokeColor(colors.grey)
+    canvas.line(_MARGIN, top - 18, width - _MARGIN, top - 18)
+    canvas.line(_MARGIN, _MARGIN + 4, width - _MARGIN, _MARGIN + 4)
+    created = packet.created.strftime("%Y-%m-%d %H:%M %Z").strip()
+    canvas.drawString(_MARGIN, _MARGIN - 8, f"Created {created} by spine-auth for {packet.requesting.name or 'the practice'}")
+    canvas.setFont("Helvetica-Bold", 8)
+    canvas.drawRightString(width - _MARGIN, _MARGIN - 8, f"Page {number} of {total}")
+
+
+# --- the story --------------------------------------------------------------------------------------------------
+
+
+def _story(
+    packet: Packet, pages: dict[str, int], landed: dict[str, int], attachments: list[tuple[AttachedDocument, int]]
+) -> list[Any]:
+    def anchor(name: str) -> _Anchor:
+        return _Anchor(name, landed)
+
+    def page_of(name: str) -> str:
+        return str(pages[name]) if name in pages else "–"
+
+    story: list[Any] = [anchor("cover"), *_cover(packet), PageBreak()]
+    sections = [
+        ("letter", "Letter of medical necessity"),
+        ("index", "Criteria and evidence index"),
+        ("sources", "Source documents"),
+        ("attestation", "Attestation and signature"),
+    ]
+    if attachments:
+        sections.append(("attached", "Attached documents from the record"))
+    story += [Paragraph("Contents", _H1)]
+    rows = [["Cover sheet", page_of("cover")]] + [[title, page_of(key)] for key, title in sections]
+    for doc, _count in attachments:
+        rows.append([f"    {doc.title} ({doc.day or 'undated'})", page_of(doc.anchor)])
+    story.append(_table([[_p(label), _p(number)] for label, number in rows], [_WIDTH - 0.8 * inch, 0.8 * inch], grid=False))
+    story += [PageBreak(), anchor("letter"), *_letter(packet)]
+    story += [CondPageBreak(2.5 * inch), anchor("index"), *_index(packet, page_of)]
+    story += [PageBreak(), anchor("sources"), *_sources(packet, anchor)]
+    story += [CondPageBreak(3 * inch), anchor("attestation"), *_attestation(packet)]
+    return story
+
+
+def _cover(packet: Packet) -> list[Any]:
+    payer, options = packet.payer, packet.options
+    urgency = "Expedited: " + options.urgency_reason if options.urgency == "expedited" else "Standard"
+    practice = packet.requesting
+    facility = packet.facility
+    rows = [
+        ("Payer and plan", " · ".join(part for part in (payer.name, payer.plan) if part)),
+        ("Payer policy", f"{packet.policy.get('title', '')}"),
+        ("Member name", packet.identity.name),
+        ("Member ID", payer.member_id or "NOT IN THE RECORD (open item)"),
+        ("Group", payer.group or "not recorded"),
+        ("Date of birth", packet.identity.birth_date),
+        ("Ordering provider", _provider(packet.ordering.name, packet.ordering.npi, "")),
+        ("Rendering provider", _provider(packet.rendering.name, packet.rendering.npi, practice.tin)),
+        ("Requesting practice", _provider(practice.name, practice.npi, practice.tin) + _address(practice.address.one_line())),
+        ("Facility", _provider(facility.name, facility.npi, "") + _address(facility.address.one_line())),
+        ("Contact", f"phone {practice.phone or 'not configured'} · fax {practice.fax or 'not configured'}"),
+        ("Place of service", packet.place_of_service_words),
+        ("Levels and side", f"{', '.join(packet.levels)} · {packet.side}"),
+        ("Anticipated date of service", packet.service_window),
+        ("Request", "Initial request" if options.submission == "initial" else "Resubmission"),
+        ("Urgency", urgency),
+    ]
+    story: list[Any] = [
+        Paragraph("Prior authorization request", _TITLE),
+        _p(f"{escape(packet.procedure_words.capitalize())} · DRAFT prepared for review, not submitted", _SMALL),
+        Spacer(1, 6),
+        _table([[_p(f"<b>{escape(label)}</b>"), _p(value)] for label, value in rows], [1.8 * inch, _WIDTH - 1.8 * inch]),
+        Paragraph("Requested services", _H2),
+        _services(packet),
+        Paragraph("Diagnoses (ICD-10-CM)", _H2),
+        _table(
+            [[_p("<b>Code</b>"), _p("<b>Diagnosis</b>")]] + [[_p(escape(code)), _p(escape(words or "see record"))] for code, words in packet.diagnoses]
+            or [[_p("none"), _p("")]],
+            [1.2 * inch, _WIDTH - 1.2 * inch],
+        ),
+    ]
+    return story
+
+
+def _provider(name: str, npi: str, tin: str) -> str:
+    parts = [escape(name or "NOT KNOWN (open item)"), f"NPI {escape(npi) if npi else 'not recorded'}"]
+    if tin:
+        parts.append(f"TIN {escape(tin)}")
+    return " · ".join(parts)
+
+
+def _address(address: str) -> str:
+    return f"<br/>{escape(address)}" if address else ""
+
+
+def _services(packet: Packet) -> Table:
+    header = ["CPT/HCPCS", "Modifiers", "Units", "Levels", "ICD-10-CM", "Service"]
+    rows = [[_p(f"<b>{word}</b>", _CELL) for word in header]]
+    for line in packet.lines:
+        rows.append(
+            [
+                _p(escape(str(line.get("code"))) + (" (add-on)" if line.get("add_on") else ""), _CELL),
+                _p(escape(", ".join(line.get("modifiers", [])) or "none"), _CELL),
+                _p(escape(str(line.get("units"))), _CELL),
+                _p(escape(", ".join(line.get("levels", []))), _CELL),
+                _p(escape(", ".join(line.get("diagnoses", []))), _CELL),
+                _p(escape(str(line.get("display", ""))), _CELL),
+            ]
+        )
+    if len(rows) == 1:
+        rows.append([_p("No CPT line was produced: nothing to request.", _CELL), "", "", "", "", ""])
+    widths = [0.95 * inch, 0.85 * inch, 0.5 * inch, 1.0 * inch, 0.9 * inch, _WIDTH - 4.2 * inch]
+    return _table(rows, widths, header=True)
+
+
+def _letter(packet: Packet) -> list[Any]:
+    letter = packet.letter
+    practice = packet.requesting
+    story: list[Any] = [Paragraph("Letter of medical necessity", _H1)]
+    story.append(_p(f"{escape(packet.created.date().isoformat())}<br/>To: {escape(packet.payer.name)}, utilization management"))
+    story.append(_p(f"Re: {escape(packet.identity.first_identifier)} · {escape(packet.identity.second_identifier)}"))
+    story += [_p(escape(sentence)) for sentence in letter.opening]
+    story.append(Paragraph("History and findings", _H2))
+    story += [_p(escape(sentence)) for sentence in letter.history]
+    story.append(Paragraph(f"Criteria of {escape(str(packet.policy.get('title', 'the policy')))}", _H2))
+    story += [_p("• " + escape(sentence)) for sentence in letter.criteria]
+    story.append(Paragraph("Open items", _H2))
+    if letter.open_items:
+        story += [_p("☐ " + escape(item)) for item in letter.open_items]
+    else:
+        story.append(_p("None: every criterion that applies is documented."))
+    story.append(_p(escape(letter.closing)))
+    signer = packet.ordering.name or "Ordering clinician"
+    story.append(
+        KeepTogether(
+            [
+                Spacer(1, 14),
+                _p("Signature: ______________________________________ &nbsp; Date: ______________"),
+                _p(f"{escape(signer)} · NPI {escape(packet.ordering.npi or 'not recorded')} · {escape(practice.name)}"),
+            ]
+        )
+    )
+    return story
+
+
+def _index(packet: Packet, page_of: Any) -> list[Any]:
+    story: list[Any] = [Paragraph("Criteria and evidence index", _H1)]
+    story.append(_p("Each criterion, its status and where in this packet the evidence for it sits.", _SMALL))
+    rows = [[_p(f"<b>{word}</b>", _CELL) for word in ("Criterion", "Status", "Evidence", "Page")]]
+    for criterion in packet.criteria:
+        status = _STATUS.get(criterion.status, criterion.status)
+        if criterion.origin == "attested":
+            status += " (attested)"
+        text = f"{escape(criterion.text)} <font size=7 color='#555555'>({escape(criterion.id)}; {escape(criterion.source)})</font>"
+        if not criterion.evidence:
+            why = "from the request" if criterion.origin == "request" else escape(criterion.detail) or "none in the record"
+            rows.append([_p(text, _CELL), _p(f"<b>{escape(status)}</b>", _CELL), _p(why, _CELL), _p("", _CELL)])
+            continue
+        for number, link in enumerate(criterion.evidence):
+            rows.append(
+                [
+                    _p(text if number == 0 else "", _CELL),
+                    _p(f"<b>{escape(status)}</b>" if number == 0 else "", _CELL),
+                    _p(escape(link.label), _CELL),
+                    _p(page_of(link.anchor), _CELL),
+                ]
+            )
+    widths = [2.6 * inch, 0.85 * inch, _WIDTH - 3.95 * inch, 0.5 * inch]
+    story.append(_table(rows, widths, header=True))
+    return story
+
+
+def _sources(packet: Packet, anchor: Any) -> list[Any]:
+    sources = packet.sources
+    story: list[Any] = [Paragraph("Source documents", _H1)]
+    story.append(Paragraph("Imaging reports", _H2))
+    for report in sources.imaging:
+        block = [anchor(report.anchor), _p(f"<b>{escape(report.title)}</b>, {escape(report.day)}" + (f", {escape(report.author)}" if report.author else ""))]
+        block += [_p(escape(line), _MONO) for line in report.text.splitlines() if line.strip()]
+        story.append(KeepTogether(block))
+    if not sources.imaging:
+        story.append(_p("No imaging report is in the record."))
+    story.append(Paragraph("Prior spine procedures and pain/function scores per block", _H2))
+    for procedure in sources.procedures:
+        block: list[Any] = [
+            anchor(procedure.anchor),
+            _p(
+                f"<b>{escape(procedure.day)}: {escape(procedure.intent)} {escape(procedure.kind)}</b>, {escape(procedure.side)}, "
+                f"levels {escape(', '.join(procedure.levels) or 'not recorded')}; agent: {escape(procedure.agent)}"
+            ),
+            _p(f"Procedure note: {escape(procedure.title)}" + (f". {escape(procedure.note)}" if procedure.note else ""), _SMALL),
+        ]
+        if procedure.scores:
+            rows = [[_p(f"<b>{word}</b>", _CELL) for word in ("When", "Scale", "Score", "Relief")]]
+            rows += [[_p(escape(row.when), _CELL), _p(escape(row.scale), _CELL), _p(row.value, _CELL), _p(escape(row.relief), _CELL)] for row in procedure.scores]
+            block.append(_table(rows, [1.5 * inch, 3.2 * inch, 0.8 * inch, _WIDTH - 5.5 * inch], header=True))
+        else:
+            block.append(_p("No pre- and post-procedure scores are recorded for this procedure.", _SMALL))
+        block.append(Spacer(1, 4))
+        story.append(KeepTogether(block))
+    if not sources.procedures:
+        story.append(_p("No prior facet, medial branch, ablation or pars procedure is in the record."))
+    story.append(Paragraph("Physical therapy and medication history", _H2))
+    care_rows = [[_p(f"<b>{word}</b>", _CELL) for word in ("Kind", "What", "From", "To")]]
+    for item in sources.care:
+        care_rows.append(
+            [
+                _Cell(anchor(packet.sources.anchor(item.reference)), "Therapy" if item.kind == "therapy" else "Medication"),
+                _p(escape(item.name), _CELL),
+                _p(item.start, _CELL),
+                _p("ongoing" if item.ongoing else item.end, _CELL),
+            ]
+        )
+    if len(care_rows) > 1:
+        story.append(_table(care_rows, [1.0 * inch, 3.2 * inch, 1.2 * inch, _WIDTH - 5.4 * inch], header=True))
+    else:
+        story.append(_p("No physical therapy or analgesic medication is in the record."))
+    texts = [doc for doc in sources.documents if doc.text]
+    if texts:
+        story.append(Paragraph("Clinical documents from the record", _H2))
+        for doc in texts:
+            block = [anchor(doc.anchor), _p(f"<b>{escape(doc.title)}</b>" + (f", {escape(doc.day)}" if doc.day else ""))]
+            block += [_p(escape(line), _MONO) for line in doc.text.splitlines() if line.strip()]
+            story += block
+    if sources.extracts:
+        story.append(Paragraph("Other record extracts cited as evidence", _H2))
+        rows = [[_Cell(anchor(item.anchor), escape(packet.sources.label(item.reference, item.label)))] for item in sources.extracts]
+        story.append(_table(rows, [_WIDTH], grid=False))
+    return story
+
+
+def _attestation(packet: Packet) -> list[Any]:
+    story: list[Any] = [Paragraph("Attestation and signature", _H1)]
+    if packet.attestations:
+        story.append(_p("Answers attested in spine-auth (where the record did not show the criterion):"))
+        rows = [[_p(f"<b>{word}</b>", _CELL) for word in ("Criterion", "Answer", "Where documented", "Who and when")]]
+        for item in packet.attestations:
+            rows.append(
+                [
+                    _p(escape(item.criterion_text), _CELL),
+                    _p(escape(_STATUS.get(item.status, item.status)), _CELL),
+                    _p(escape(item.note), _CELL),
+                    _p(f"{escape(item.who)}<br/>{escape(item.when)}", _CELL),
+                ]
+            )
+        story.append(_table(rows, [2.4 * inch, 0.8 * inch, 2.2 * inch, _WIDTH - 5.4 * inch], header=True))
+    else:
+        story.append(_p("No answer was attested in the app: every criterion status above comes from the record or the request."))
+    signer = packet.ordering.name or "the ordering clinician"
+    story.append(
+        KeepTogether(
+            [
+                Spacer(1, 8),
+                _p(
+                    f"I, {escape(signer)}, attest that the information in this request is accurate and complete to the best "
+                    "of my knowledge, that the clinical documentation supports the medical necessity of the requested "
+                    "services, and that the records cited are available on request."
+                ),
+                Spacer(1, 18),
+                _p("Signature: ______________________________________ &nbsp; Date: ______________"),
+                _p(f"{escape(signer)} · NPI {escape(packet.ordering.npi or 'not recorded')}"),
+            ]
+        )
+    )
+    return story
+
+
+class _Cell(Flowable):  # type: ignore[misc]
+    """A table cell holding an anchor and a paragraph (so a table row can be a target)."""
+
+    def __init__(self, marker: _Anchor, markup: str) -> None:
+        super().__init__()
+        self.marker = marker
+        self.paragraph = _p(markup, _CELL)
+
+    def wrap(self, width: float, height: float) -> tuple[float, float]:
+        self.width, self.height = self.paragraph.wrap(width, height)
+        return self.width, self.height
+
+    def draw(self) -> None:
+        self.marker.canv = self.canv
+        self.marker.draw()
+        self.paragraph.drawOn(self.canv, 0, 0)
+
+
+# --- merging the record's PDFs ----------------------------------------------------------------------------------
+
+
+def _page_count(pdf: bytes) -> int:
+    try:
+        return len(PdfReader(io.BytesIO(pdf)).pages)
+    except Exception:  # noqa: BLE001  # a broken attachment is left out, never fatal
+        return 0
+
+
+def _attachment_pages(attachments: list[tuple[AttachedDocument, int]], total_ours: int) -> dict[str, int]:
+    pages: dict[str, int] = {}
+    start = total_ours + 1
+    for index, (doc, count) in enumerate(attachments):
+        pages[doc.anchor] = start
+        if index == 0:
+            pages["attached"] = start
+        start += count
+    return pages
+
+
+def _merge(packet: Packet, body: bytes, attachments: list[tuple[AttachedDocument, int]], total_ours: int) -> bytes:
+    total = total_ours + sum(count for _, count in attachments)
+    writer = PdfWriter()
+    for page in PdfReader(io.BytesIO(body)).pages:
+        writer.add_page(page)
+    number = total_ours
+    top_space = _MARGIN + _HEADER_SPACE
+    box_width, box_height = LETTER[0] - 2 * _MARGIN, LETTER[1] - top_space - _MARGIN - _FOOTER_SPACE - 12
+    for doc, _count in attachments:
+        for index, source in enumerate(PdfReader(io.BytesIO(doc.pdf)).pages, start=1):
+            number += 1
+            overlay = _overlay(packet, number, total, f"Attached from the record: {doc.title} ({doc.day or 'undated'}), page {index}")
+            width, height = float(source.mediabox.width), float(source.mediabox.height)
+            scale = min(box_width / width, box_height / height, 1.0)
+            x = _MARGIN + (box_width - width * scale) / 2
+            y = _MARGIN + _FOOTER_SPACE
+            overlay.merge_transformed_page(source, Transformation().scale(scale, scale).translate(x, y))
+            writer.add_page(overlay)
+    writer.add_metadata({"/Title": "Prior authorization request packet", "/Creator": "spine-auth"})
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def _overlay(packet: Packet, number: int, total: int, caption: str) -> Any:
+    buffer = io.BytesIO()
+    canvas = Canvas(buffer, pagesize=LETTER, invariant=1)
+    decorate(canvas, packet, number, total)
+    canvas.setFont("Helvetica-Oblique", 8)
+    canvas.drawString(_MARGIN, LETTER[1] - _MARGIN - _HEADER_SPACE + 6, caption[:130])
+    canvas.showPage()
+    canvas.save()
+    return PdfReader(io.BytesIO(buffer.getvalue())).pages[0]
+
+
+# --- small helpers ----------------------------------------------------------------------------------------------
+
+
+def _p(markup: str, style: ParagraphStyle = _BODY) -> Paragraph:
+    return Paragraph(markup, style)
+
+
+def _table(rows: Sequence[Sequence[Any]], widths: Sequence[float], *, header: bool = False, grid: bool = True) -> Table:
+    table = Table([list(row) for row in rows], colWidths=list(widths), repeatRows=1 if header else 0)
+    style = [("VALIGN", (0, 0), (-1, -1), "TOP"), ("BOTTOMPADDING", (0, 0), (-1, -1), 2), ("TOPPADDING", (0, 0), (-1, -1), 2)]
+    if grid:
+        style.append(("GRID", (0, 0), (-1, -1), 0.4, colors.grey))
+    if header:
+        style.append(("BACKGROUND", (0, 0), (-1, 0), colors.whitesmoke))
+    table.setStyle(TableStyle(style))
+    return table
