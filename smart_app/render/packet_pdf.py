@@ -334,7 +334,7 @@ def _sources(packet: Packet, anchor: Any) -> list[Any]:
             anchor(procedure.anchor),
             _p(
                 f"<b>{escape(procedure.day)}: {escape(procedure.intent)} {escape(procedure.kind)}</b>, {escape(procedure.side)}, "
-                f"levels {escape(', '.join(procedure.levels) or 'not recorded')}; agent: {escape(procedure.agent)}"
+                f"levels {escape(', '.join(procedure.levels) or 'not recorded')}; {escape(procedure.agent)}"
             ),
             _p(f"Procedure note: {escape(procedure.title)}" + (f". {escape(procedure.note)}" if procedure.note else ""), _SMALL),
         ]

@@ -134,7 +134,12 @@ def _care_sentences(sources: SourceDocuments) -> list[str]:
         )
     for medication in sources.medications:
         days = (date.fromisoformat(medication.end) - date.fromisoformat(medication.start)).days
-        span = f"since {medication.start} (ongoing)" if medication.ongoing else f"from {medication.start} to {medication.end} ({days} days)"
+        if medication.ongoing:
+            span = f"since {medication.start} (ongoing)"
+        elif days:
+            span = f"from {medication.start} to {medication.end} ({days} days)"
+        else:
+            span = f"prescribed on {medication.start}"
         sentences.append(f"Medication: {medication.name} {span}.")
     if not therapy and not sources.medications:
         sentences.append("The record holds no physical therapy or analgesic medication history.")

@@ -226,8 +226,8 @@ def _procedure(resource: Mapping[str, Any], item: SpineProcedure) -> ProcedureSo
             immediate = f"{relief.immediate_percent:.0f}%"
         run = relief.sustained()
         if run.last is not None and item.time is not None:
-            days = (run.last.score.time.day - item.time.day).days
-            duration = f"{days} days" if days >= 1 else "within the first day"
+            hours = (run.last.score.start - relief.baseline.start).total_seconds() / 3600
+            duration = f"at least {hours:.0f} hours" if hours < 48 else f"at least {hours / 24:.0f} days"
     if item.function_relief is not None:
         function = item.function_relief
         rows.append(ScoreRow(function.baseline.time.iso_day, function.scale, f"{function.baseline.value:g}", "baseline"))
@@ -241,7 +241,7 @@ def _procedure(resource: Mapping[str, Any], item: SpineProcedure) -> ProcedureSo
         intent=item.intent or "intent not recorded",
         levels=item.levels,
         side=item.side or "side not recorded",
-        agent=", ".join(agents) if agents else "agent not recorded",
+        agent=("agent: " + ", ".join(agents)) if agents else "agent not recorded",
         note=notes_text(dict(resource)),
         scores=tuple(rows),
         immediate_relief=immediate,

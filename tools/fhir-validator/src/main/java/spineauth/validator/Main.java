@@ -52,19 +52,24 @@ public final class Main {
     }
     FhirContext context = FhirContext.forR4Cached();
     PrePopulatedValidationSupport conformance = new PrePopulatedValidationSupport(context);
+    QuestionnaireSupport questionnaires = new QuestionnaireSupport(context);
     for (Path tgz : packages) {
-      loadPackage(context, conformance, tgz);
+      loadPackage(context, conformance, questionnaires, tgz);
     }
     for (Path dir : profileDirs) {
-      loadDirectory(context, conformance, dir);
+      loadDirectory(context, conformance, questionnaires, dir);
     }
+    DefaultProfileValidationSupport core = new DefaultProfileValidationSupport(context);
     ValidationSupportChain chain =
         new ValidationSupportChain(
-            new DefaultProfileValidationSupport(context),
+            core,
+            new CoreVersionedCanonicals(context, core),
             conformance,
+            questionnaires,
             new CommonCodeSystemsTerminologyService(context),
             new InMemoryTerminologyServerValidationSupport(context),
-            new SnapshotGeneratingValidationSupport(context));
+            new SnapshotGeneratingValidationSupport(context),
+            new KnownGapTerminology(context));
     FhirInstanceValidator module = new FhirInstanceValidator(chain);
     FhirValidator validator = context.newValidator().registerValidatorModule(module);
 
@@ -86,7 +91,8 @@ public final class Main {
   }
 
   /** Every JSON conformance resource in the package's package/ folder (examples are left out). */
-  private static void loadPackage(FhirContext context, PrePopulatedValidationSupport target, Path tgz)
+  private static void loadPackage(FhirContext context, PrePopulatedValidationSupport target, QuestionnaireSupport questionnaires,
+      Path tgz)
       throws Exception {
     try (InputStream stream = new FileInputStream(tgz.toFile())) {
       NpmPackage npm = NpmPackage.fromPackage(stream);
@@ -99,23 +105,25 @@ public final class Main {
             || name.startsWith(".")) {
           continue;
         }
-        addResource(context, target, new String(folder.fetchFile(name), StandardCharsets.UTF_8));
+        addResource(context, target, questionnaires, new String(folder.fetchFile(name), StandardCharsets.UTF_8));
       }
     }
   }
 
-  private static void loadDirectory(FhirContext context, PrePopulatedValidationSupport target, Path dir)
+  private static void loadDirectory(FhirContext context, PrePopulatedValidationSupport target, QuestionnaireSupport questionnaires,
+      Path dir)
       throws Exception {
     try (var paths = Files.list(dir)) {
       for (Path path : paths.sorted().toList()) {
         if (path.toString().endsWith(".json")) {
-          addResource(context, target, Files.readString(path, StandardCharsets.UTF_8));
+          addResource(context, target, questionnaires, Files.readString(path, StandardCharsets.UTF_8));
         }
       }
     }
   }
 
-  private static void addResource(FhirContext context, PrePopulatedValidationSupport target, String json) {
+  private static void addResource(
+      FhirContext context, PrePopulatedValidationSupport target, QuestionnaireSupport questionnaires, String json) {
     if (!json.contains("\"resourceType\"")) {
       return;
     }
@@ -129,6 +137,8 @@ public final class Main {
     if (type.equals("StructureDefinition") || type.equals("ValueSet") || type.equals("CodeSystem")
         || type.equals("SearchParameter")) {
       target.addResource(resource);
+    } else if (resource instanceof org.hl7.fhir.r4.model.Questionnaire questionnaire) {
+      questionnaires.add(questionnaire);
     }
   }
 
