@@ -152,7 +152,9 @@ def decorate(canvas: Canvas, packet: Packet, number: int, total: int) -> None:
     canvas.line(_MARGIN, top - 18, width - _MARGIN, top - 18)
     canvas.line(_MARGIN, _MARGIN + 4, width - _MARGIN, _MARGIN + 4)
     created = packet.created.strftime("%Y-%m-%d %H:%M %Z").strip()
-    canvas.drawString(_MARGIN, _MARGIN - 8, f"Created {created} by spine-auth for {packet.requesting.name or 'the practice'}")
+    canvas.drawString(
+        _MARGIN, _MARGIN - 8, f"Created {created} by spine-auth for {packet.requesting.name or 'the practice'}"
+    )
     canvas.setFont("Helvetica-Bold", 8)
     canvas.drawRightString(width - _MARGIN, _MARGIN - 8, f"Page {number} of {total}")
 
@@ -182,7 +184,9 @@ def _story(
     rows = [["Cover sheet", page_of("cover")]] + [[title, page_of(key)] for key, title in sections]
     for doc, _count in attachments:
         rows.append([f"    {doc.title} ({doc.day or 'undated'})", page_of(doc.anchor)])
-    story.append(_table([[_p(label), _p(number)] for label, number in rows], [_WIDTH - 0.8 * inch, 0.8 * inch], grid=False))
+    story.append(
+        _table([[_p(label), _p(number)] for label, number in rows], [_WIDTH - 0.8 * inch, 0.8 * inch], grid=False)
+    )
     story += [PageBreak(), anchor("letter"), *_letter(packet)]
     story += [CondPageBreak(2.5 * inch), anchor("index"), *_index(packet, page_of)]
     story += [PageBreak(), anchor("sources"), *_sources(packet, anchor)]
@@ -204,7 +208,10 @@ def _cover(packet: Packet) -> list[Any]:
         ("Date of birth", packet.identity.birth_date),
         ("Ordering provider", _provider(packet.ordering.name, packet.ordering.npi, "")),
         ("Rendering provider", _provider(packet.rendering.name, packet.rendering.npi, practice.tin)),
-        ("Requesting practice", _provider(practice.name, practice.npi, practice.tin) + _address(practice.address.one_line())),
+        (
+            "Requesting practice",
+            _provider(practice.name, practice.npi, practice.tin) + _address(practice.address.one_line()),
+        ),
         ("Facility", _provider(facility.name, facility.npi, "") + _address(facility.address.one_line())),
         ("Contact", f"phone {practice.phone or 'not configured'} · fax {practice.fax or 'not configured'}"),
         ("Place of service", packet.place_of_service_words),
@@ -217,12 +224,15 @@ def _cover(packet: Packet) -> list[Any]:
         Paragraph("Prior authorization request", _TITLE),
         _p(f"{escape(packet.procedure_words.capitalize())} · DRAFT prepared for review, not submitted", _SMALL),
         Spacer(1, 6),
-        _table([[_p(f"<b>{escape(label)}</b>"), _p(value)] for label, value in rows], [1.8 * inch, _WIDTH - 1.8 * inch]),
+        _table(
+            [[_p(f"<b>{escape(label)}</b>"), _p(value)] for label, value in rows], [1.8 * inch, _WIDTH - 1.8 * inch]
+        ),
         Paragraph("Requested services", _H2),
         _services(packet),
         Paragraph("Diagnoses (ICD-10-CM)", _H2),
         _table(
-            [[_p("<b>Code</b>"), _p("<b>Diagnosis</b>")]] + [[_p(escape(code)), _p(escape(words or "see record"))] for code, words in packet.diagnoses]
+            [[_p("<b>Code</b>"), _p("<b>Diagnosis</b>")]]
+            + [[_p(escape(code)), _p(escape(words or "see record"))] for code, words in packet.diagnoses]
             or [[_p("none"), _p("")]],
             [1.2 * inch, _WIDTH - 1.2 * inch],
         ),
@@ -265,7 +275,9 @@ def _letter(packet: Packet) -> list[Any]:
     letter = packet.letter
     practice = packet.requesting
     story: list[Any] = [Paragraph("Letter of medical necessity", _H1)]
-    story.append(_p(f"{escape(packet.created.date().isoformat())}<br/>To: {escape(packet.payer.name)}, utilization management"))
+    story.append(
+        _p(f"{escape(packet.created.date().isoformat())}<br/>To: {escape(packet.payer.name)}, utilization management")
+    )
     story.append(_p(f"Re: {escape(packet.identity.first_identifier)} · {escape(packet.identity.second_identifier)}"))
     story += [_p(escape(sentence)) for sentence in letter.opening]
     story.append(Paragraph("History and findings", _H2))
@@ -301,7 +313,11 @@ def _index(packet: Packet, page_of: Any) -> list[Any]:
             status += " (attested)"
         text = f"{escape(criterion.text)} <font size=7 color='#555555'>({escape(criterion.id)}; {escape(criterion.source)})</font>"
         if not criterion.evidence:
-            why = "from the request" if criterion.origin == "request" else escape(criterion.detail) or "none in the record"
+            why = (
+                "from the request"
+                if criterion.origin == "request"
+                else escape(criterion.detail) or "none in the record"
+            )
             rows.append([_p(text, _CELL), _p(f"<b>{escape(status)}</b>", _CELL), _p(why, _CELL), _p("", _CELL)])
             continue
         for number, link in enumerate(criterion.evidence):
@@ -323,7 +339,13 @@ def _sources(packet: Packet, anchor: Any) -> list[Any]:
     story: list[Any] = [Paragraph("Source documents", _H1)]
     story.append(Paragraph("Imaging reports", _H2))
     for report in sources.imaging:
-        block = [anchor(report.anchor), _p(f"<b>{escape(report.title)}</b>, {escape(report.day)}" + (f", {escape(report.author)}" if report.author else ""))]
+        block = [
+            anchor(report.anchor),
+            _p(
+                f"<b>{escape(report.title)}</b>, {escape(report.day)}"
+                + (f", {escape(report.author)}" if report.author else "")
+            ),
+        ]
         block += [_p(escape(line), _MONO) for line in report.text.splitlines() if line.strip()]
         story.append(KeepTogether(block))
     if not sources.imaging:
@@ -336,11 +358,23 @@ def _sources(packet: Packet, anchor: Any) -> list[Any]:
                 f"<b>{escape(procedure.day)}: {escape(procedure.intent)} {escape(procedure.kind)}</b>, {escape(procedure.side)}, "
                 f"levels {escape(', '.join(procedure.levels) or 'not recorded')}; {escape(procedure.agent)}"
             ),
-            _p(f"Procedure note: {escape(procedure.title)}" + (f". {escape(procedure.note)}" if procedure.note else ""), _SMALL),
+            _p(
+                f"Procedure note: {escape(procedure.title)}"
+                + (f". {escape(procedure.note)}" if procedure.note else ""),
+                _SMALL,
+            ),
         ]
         if procedure.scores:
             rows = [[_p(f"<b>{word}</b>", _CELL) for word in ("When", "Scale", "Score", "Relief")]]
-            rows += [[_p(escape(row.when), _CELL), _p(escape(row.scale), _CELL), _p(row.value, _CELL), _p(escape(row.relief), _CELL)] for row in procedure.scores]
+            rows += [
+                [
+                    _p(escape(row.when), _CELL),
+                    _p(escape(row.scale), _CELL),
+                    _p(row.value, _CELL),
+                    _p(escape(row.relief), _CELL),
+                ]
+                for row in procedure.scores
+            ]
             block.append(_table(rows, [1.5 * inch, 3.2 * inch, 0.8 * inch, _WIDTH - 5.5 * inch], header=True))
         else:
             block.append(_p("No pre- and post-procedure scores are recorded for this procedure.", _SMALL))
@@ -353,7 +387,9 @@ def _sources(packet: Packet, anchor: Any) -> list[Any]:
     for item in sources.care:
         care_rows.append(
             [
-                _Cell(anchor(packet.sources.anchor(item.reference)), "Therapy" if item.kind == "therapy" else "Medication"),
+                _Cell(
+                    anchor(packet.sources.anchor(item.reference)), "Therapy" if item.kind == "therapy" else "Medication"
+                ),
                 _p(escape(item.name), _CELL),
                 _p(item.start, _CELL),
                 _p("ongoing" if item.ongoing else item.end, _CELL),
@@ -367,12 +403,18 @@ def _sources(packet: Packet, anchor: Any) -> list[Any]:
     if texts:
         story.append(Paragraph("Clinical documents from the record", _H2))
         for doc in texts:
-            block = [anchor(doc.anchor), _p(f"<b>{escape(doc.title)}</b>" + (f", {escape(doc.day)}" if doc.day else ""))]
+            block = [
+                anchor(doc.anchor),
+                _p(f"<b>{escape(doc.title)}</b>" + (f", {escape(doc.day)}" if doc.day else "")),
+            ]
             block += [_p(escape(line), _MONO) for line in doc.text.splitlines() if line.strip()]
             story += block
     if sources.extracts:
         story.append(Paragraph("Other record extracts cited as evidence", _H2))
-        rows = [[_Cell(anchor(item.anchor), escape(packet.sources.label(item.reference, item.label)))] for item in sources.extracts]
+        rows = [
+            [_Cell(anchor(item.anchor), escape(packet.sources.label(item.reference, item.label)))]
+            for item in sources.extracts
+        ]
         story.append(_table(rows, [_WIDTH], grid=False))
     return story
 
@@ -393,7 +435,9 @@ def _attestation(packet: Packet) -> list[Any]:
             )
         story.append(_table(rows, [2.4 * inch, 0.8 * inch, 2.2 * inch, _WIDTH - 5.4 * inch], header=True))
     else:
-        story.append(_p("No answer was attested in the app: every criterion status above comes from the record or the request."))
+        story.append(
+            _p("No answer was attested in the app: every criterion status above comes from the record or the request.")
+        )
     signer = packet.ordering.name or "the ordering clinician"
     story.append(
         KeepTogether(
@@ -437,7 +481,7 @@ class _Cell(Flowable):  # type: ignore[misc]
 def _page_count(pdf: bytes) -> int:
     try:
         return len(PdfReader(io.BytesIO(pdf)).pages)
-    except Exception:  # noqa: BLE001  # a broken attachment is left out, never fatal
+    except Exception:  # a broken attachment is left out, never fatal
         return 0
 
 
@@ -463,7 +507,9 @@ def _merge(packet: Packet, body: bytes, attachments: list[tuple[AttachedDocument
     for doc, _count in attachments:
         for index, source in enumerate(PdfReader(io.BytesIO(doc.pdf)).pages, start=1):
             number += 1
-            overlay = _overlay(packet, number, total, f"Attached from the record: {doc.title} ({doc.day or 'undated'}), page {index}")
+            overlay = _overlay(
+                packet, number, total, f"Attached from the record: {doc.title} ({doc.day or 'undated'}), page {index}"
+            )
             width, height = float(source.mediabox.width), float(source.mediabox.height)
             scale = min(box_width / width, box_height / height, 1.0)
             x = _MARGIN + (box_width - width * scale) / 2
@@ -496,7 +542,11 @@ def _p(markup: str, style: ParagraphStyle = _BODY) -> Paragraph:
 
 def _table(rows: Sequence[Sequence[Any]], widths: Sequence[float], *, header: bool = False, grid: bool = True) -> Table:
     table = Table([list(row) for row in rows], colWidths=list(widths), repeatRows=1 if header else 0)
-    style = [("VALIGN", (0, 0), (-1, -1), "TOP"), ("BOTTOMPADDING", (0, 0), (-1, -1), 2), ("TOPPADDING", (0, 0), (-1, -1), 2)]
+    style = [
+        ("VALIGN", (0, 0), (-1, -1), "TOP"),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), 2),
+        ("TOPPADDING", (0, 0), (-1, -1), 2),
+    ]
     if grid:
         style.append(("GRID", (0, 0), (-1, -1), 0.4, colors.grey))
     if header:

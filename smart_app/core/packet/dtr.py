@@ -47,7 +47,10 @@ def family_of(procedure: str) -> str:
 
 def checklist_questionnaire(families: Mapping[str, Iterable[tuple[str, str, str]]], *, date: str) -> dict[str, Any]:
     """The Questionnaire: `families` maps `facet`/`pars` to (criterion id, text, clause) in policy order."""
-    options = [{"valueCoding": {"system": CS_CRITERION_STATUS, "code": code, "display": words}} for code, words in CRITERION_STATUS.items()]
+    options = [
+        {"valueCoding": {"system": CS_CRITERION_STATUS, "code": code, "display": words}}
+        for code, words in CRITERION_STATUS.items()
+    ]
     groups = []
     for family, criteria in families.items():
         items = [
@@ -60,7 +63,14 @@ def checklist_questionnaire(families: Mapping[str, Iterable[tuple[str, str, str]
             }
             for criterion_id, text, _clause in sorted(criteria, key=lambda item: criterion_order(item[0]))
         ]
-        groups.append({"linkId": family, "text": FAMILY_TITLES.get(family, family), "type": "group", "item": [_clean(item) for item in items]})
+        groups.append(
+            {
+                "linkId": family,
+                "text": FAMILY_TITLES.get(family, family),
+                "type": "group",
+                "item": [_clean(item) for item in items],
+            }
+        )
     return {
         "resourceType": "Questionnaire",
         "id": QUESTIONNAIRE_ID,
@@ -106,14 +116,26 @@ def questionnaire_response(
     attested = {item.criterion_id: item for item in packet.attestations}
     answers = []
     for criterion in sorted(packet.criteria, key=lambda item: criterion_order(item.id)):
-        origin: dict[str, Any] = {"url": f"{DTR}/information-origin", "extension": [{"url": "source", "valueCode": "auto"}]}
+        origin: dict[str, Any] = {
+            "url": f"{DTR}/information-origin",
+            "extension": [{"url": "source", "valueCode": "auto"}],
+        }
         if criterion.origin == "attested":
             origin["extension"][0]["valueCode"] = "manual"
             who = attested.get(criterion.id)
             author: list[dict[str, Any]] = [
-                {"url": "role", "valueCodeableConcept": {"coding": [{"system": PROVIDER_ROLE, "code": "208VP0014X", "display": "Interventional Pain Medicine"}]}}
+                {
+                    "url": "role",
+                    "valueCodeableConcept": {
+                        "coding": [
+                            {"system": PROVIDER_ROLE, "code": "208VP0014X", "display": "Interventional Pain Medicine"}
+                        ]
+                    },
+                }
             ]
-            if practitioner and (who is None or not who.who.startswith("Practitioner/") or who.who == (packet.ordering.reference or "")):
+            if practitioner and (
+                who is None or not who.who.startswith("Practitioner/") or who.who == (packet.ordering.reference or "")
+            ):
                 author.append({"url": "practitioner", "valueReference": {"reference": practitioner}})
             elif who is not None:
                 author.append({"url": "practitioner", "valueReference": {"display": who.who}})
@@ -141,7 +163,10 @@ def questionnaire_response(
         "extension": [
             {"url": f"{DTR}/qr-context", "valueReference": {"reference": coverage}},
             *({"url": f"{DTR}/qr-context", "valueReference": {"reference": ref}} for ref in service_requests),
-            {"url": f"{DTR}/intendedUse", "valueCodeableConcept": {"coding": [{"system": CRD_DOC_REASON, "code": "withpa"}]}},
+            {
+                "url": f"{DTR}/intendedUse",
+                "valueCodeableConcept": {"coding": [{"system": CRD_DOC_REASON, "code": "withpa"}]},
+            },
         ],
         "identifier": {"system": f"{CANONICAL_BASE}/sid/packet", "value": f"{packet.key}.checklist"},
         "questionnaire": f"{QUESTIONNAIRE_URL}|{QUESTIONNAIRE_VERSION}",

@@ -54,14 +54,14 @@ def write_letter(
     side = str(request.get("side", ""))
     lines = check_result.get("coding", {}).get("lines", [])
     codes = "; ".join(
-        f"CPT {line['code']}" + (f"-{'-'.join(line.get('modifiers', []))}" if line.get("modifiers") else "")
+        f"CPT {line['code']}"
+        + (f"-{'-'.join(line.get('modifiers', []))}" if line.get("modifiers") else "")
         + f" × {line.get('units', 1)}"
         for line in lines
     )
     opening = [
         f"I am requesting prior authorization of a {side} {intent + ' ' if intent and intent != 'therapeutic' else ''}"
-        f"{procedure} at {levels} for {patient_name}, planned for {service_window}"
-        + (f" ({codes})." if codes else ".")
+        f"{procedure} at {levels} for {patient_name}, planned for {service_window}" + (f" ({codes})." if codes else ".")
     ]
     age = facts.age_on(as_of)
     diagnoses = _diagnosis_sentences(check_result, facts, as_of)
@@ -69,7 +69,9 @@ def write_letter(
         opening.append(f"The patient is {age} years old on {as_of.isoformat()}.")
     history = [*diagnoses, *_score_sentences(facts), *_care_sentences(sources), *_imaging_sentences(sources)]
     history += _procedure_sentences(sources)
-    criteria = [_criterion_sentence(item) for item in check_result.get("criteria", []) if item.get("status") != "not-applicable"]
+    criteria = [
+        _criterion_sentence(item) for item in check_result.get("criteria", []) if item.get("status") != "not-applicable"
+    ]
     policy = check_result.get("policy", {})
     citation = str(policy.get("citation") or policy.get("title") or "the payer's policy")
     verdict = str(check_result.get("verdict"))
@@ -92,7 +94,9 @@ def write_letter(
 
 
 def _diagnosis_sentences(check_result: Mapping[str, Any], facts: PatientFacts, as_of: date) -> list[str]:
-    wanted = {str(code) for line in check_result.get("coding", {}).get("lines", []) for code in line.get("diagnoses", [])}
+    wanted = {
+        str(code) for line in check_result.get("coding", {}).get("lines", []) for code in line.get("diagnoses", [])
+    }
     sentences = []
     for diagnosis in facts.diagnoses:
         if diagnosis.code not in wanted or not diagnosis.active:
@@ -112,7 +116,9 @@ def _score_sentences(facts: PatientFacts) -> list[str]:
     baseline = [score for score in facts.pain_scores if score.reference not in facts.post_procedure_scores]
     if baseline:
         latest = max(baseline, key=lambda score: score.start)
-        sentences.append(f"The most recent baseline pain score is {latest.value:g} on the {latest.scale} scale, recorded on {latest.time.iso_day}.")
+        sentences.append(
+            f"The most recent baseline pain score is {latest.value:g} on the {latest.scale} scale, recorded on {latest.time.iso_day}."
+        )
     disability = [score for score in facts.disability_scores if score.reference not in facts.post_procedure_scores]
     if disability:
         latest = max(disability, key=lambda score: score.start)
@@ -159,7 +165,11 @@ def _procedure_sentences(sources: SourceDocuments) -> list[str]:
     for item in sources.procedures:
         sentence = f"On {item.day}, {item.intent} {item.kind}, {item.side}, at {', '.join(item.levels) or 'levels not recorded'} ({item.agent})"
         baseline = next((row for row in item.scores if row.relief == "baseline"), None)
-        after = [row for row in item.scores if row.relief not in ("", "baseline") and row.scale == (baseline.scale if baseline else "")]
+        after = [
+            row
+            for row in item.scores
+            if row.relief not in ("", "baseline") and row.scale == (baseline.scale if baseline else "")
+        ]
         if baseline and after:
             best = max(after, key=lambda row: float(row.relief.rstrip("%")))
             sentence += (

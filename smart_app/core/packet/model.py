@@ -62,7 +62,9 @@ class Address:
     postal_code: str = ""
 
     def one_line(self) -> str:
-        place = " ".join(part for part in (self.city + ("," if self.city else ""), self.state, self.postal_code) if part)
+        place = " ".join(
+            part for part in (self.city + ("," if self.city else ""), self.state, self.postal_code) if part
+        )
         return ", ".join(part for part in (*self.lines, place.strip(" ,")) if part)
 
     def to_fhir(self) -> dict[str, Any]:
@@ -365,14 +367,22 @@ def _clinician(practitioner: Mapping[str, Any] | None) -> Clinician:
     names = as_list(practitioner.get("name"))
     name = as_dict(names[0]) if names else {}
     words = " ".join(
-        [*map(as_str, as_list(name.get("prefix"))), *map(as_str, as_list(name.get("given"))), as_str(name.get("family"))]
+        [
+            *map(as_str, as_list(name.get("prefix"))),
+            *map(as_str, as_list(name.get("given"))),
+            as_str(name.get("family")),
+        ]
     ).strip()
     suffix = ", ".join(as_str(item) for item in as_list(name.get("suffix")) if as_str(item))
     qualification = next(
         (concept_text(as_dict(item).get("code")) for item in as_list(practitioner.get("qualification"))), ""
     )
     phone = next(
-        (as_str(as_dict(t).get("value")) for t in as_list(practitioner.get("telecom")) if as_dict(t).get("system") == "phone"),
+        (
+            as_str(as_dict(t).get("value"))
+            for t in as_list(practitioner.get("telecom"))
+            if as_dict(t).get("system") == "phone"
+        ),
         "",
     )
     return Clinician(
@@ -455,8 +465,14 @@ def _open_items(
     facility: Facility,
 ) -> tuple[str, ...]:
     """What a reviewer would pend the request for: unknown criteria first, then missing administrative data."""
-    items = [f"{item.text} ({item.id}): not shown by the record. {item.detail}".strip() for item in criteria if item.status == "unknown"]
-    items += [f"{item.text} ({item.id}) is NOT met: {item.detail}".strip() for item in criteria if item.status == "not-met"]
+    items = [
+        f"{item.text} ({item.id}): not shown by the record. {item.detail}".strip()
+        for item in criteria
+        if item.status == "unknown"
+    ]
+    items += [
+        f"{item.text} ({item.id}) is NOT met: {item.detail}".strip() for item in criteria if item.status == "not-met"
+    ]
     if not payer.member_id:
         items.append("The member ID is not in the record's Coverage: add it before submitting.")
     if not ordering.name:

@@ -89,19 +89,33 @@ def _claim(packet: Packet, urls: _Urls, lines: list[Mapping[str, Any]]) -> dict[
     for index, line in enumerate(lines, start=1):
         item: dict[str, Any] = {
             "extension": [
-                _ext(f"{PAS}/extension-serviceItemRequestType", _concept(f"{X12}/1525", "HS", "Health Services Review")),
+                _ext(
+                    f"{PAS}/extension-serviceItemRequestType", _concept(f"{X12}/1525", "HS", "Health Services Review")
+                ),
                 _ext(f"{PAS}/extension-certificationType", _concept(f"{X12}/1322", "I", "Initial")),
-                {"url": f"{PAS}/extension-requestedService", "valueReference": {"reference": urls.of("ServiceRequest", str(index))}},
+                {
+                    "url": f"{PAS}/extension-requestedService",
+                    "valueReference": {"reference": urls.of("ServiceRequest", str(index))},
+                },
             ],
             "sequence": index,
             "careTeamSequence": [1],
-            "diagnosisSequence": [diagnoses.index(code) + 1 for code in line.get("diagnoses", []) if code in diagnoses][:4],
+            "diagnosisSequence": [diagnoses.index(code) + 1 for code in line.get("diagnoses", []) if code in diagnoses][
+                :4
+            ],
             "informationSequence": [1, 2],
             "category": _concept(f"{X12}/1365", "1", "Medical Care"),
-            "productOrService": {"coding": [{"system": SYSTEM_CPT, "code": str(line["code"])}], "text": str(line.get("display", ""))},
-            "modifier": [{"coding": [{"system": modifier_system(str(m)), "code": str(m)}]} for m in line.get("modifiers", [])],
+            "productOrService": {
+                "coding": [{"system": SYSTEM_CPT, "code": str(line["code"])}],
+                "text": str(line.get("display", "")),
+            },
+            "modifier": [
+                {"coding": [{"system": modifier_system(str(m)), "code": str(m)}]} for m in line.get("modifiers", [])
+            ],
             **_serviced(packet),
-            "locationCodeableConcept": _concept(SYSTEM_POS, packet.place_of_service, packet.place_of_service_words.split(" ", 1)[1]),
+            "locationCodeableConcept": _concept(
+                SYSTEM_POS, packet.place_of_service, packet.place_of_service_words.split(" ", 1)[1]
+            ),
             "quantity": {"value": int(line.get("units", 1))},
         }
         items.append({key: value for key, value in item.items() if value not in ([], None)})
@@ -122,18 +136,26 @@ def _claim(packet: Packet, urls: _Urls, lines: list[Mapping[str, Any]]) -> dict[
         "created": _instant(packet),
         "insurer": {"reference": urls.of("Organization", "insurer")},
         "provider": {"reference": urls.of("Organization", "requestor")},
-        "priority": _concept("http://terminology.hl7.org/CodeSystem/processpriority", "stat" if expedited else "normal"),
+        "priority": _concept(
+            "http://terminology.hl7.org/CodeSystem/processpriority", "stat" if expedited else "normal"
+        ),
         "careTeam": [
             {
                 "extension": [{"url": f"{PAS}/extension-careTeamClaimScope", "valueBoolean": True}],
                 "sequence": 1,
                 "provider": {"reference": urls.of("PractitionerRole")},
-                "role": _concept("http://terminology.hl7.org/CodeSystem/claimcareteamrole", "primary", "Primary provider"),
+                "role": _concept(
+                    "http://terminology.hl7.org/CodeSystem/claimcareteamrole", "primary", "Primary provider"
+                ),
             }
         ],
         "supportingInfo": [
-            _additional_information(1, urls.of("DocumentReference"), "Letter of medical necessity and supporting records (PDF)"),
-            _additional_information(2, urls.of("QuestionnaireResponse"), "Candidacy checklist (DTR QuestionnaireResponse)"),
+            _additional_information(
+                1, urls.of("DocumentReference"), "Letter of medical necessity and supporting records (PDF)"
+            ),
+            _additional_information(
+                2, urls.of("QuestionnaireResponse"), "Candidacy checklist (DTR QuestionnaireResponse)"
+            ),
         ],
         "diagnosis": [
             {"sequence": number, "diagnosisCodeableConcept": {"coding": [{"system": SYSTEM_ICD10, "code": code}]}}
@@ -161,8 +183,14 @@ def _additional_information(sequence: int, reference: str, description: str) -> 
             {
                 "url": f"{PAS}/extension-documentInformation",
                 "extension": [
-                    {"url": "reportTypeCode", "valueCodeableConcept": _concept(f"{X12}/755", "PY", "Physician's Report")},
-                    {"url": "transmissionMethod", "valueCodeableConcept": _concept(f"{X12}/756", "EL", "Electronically Only")},
+                    {
+                        "url": "reportTypeCode",
+                        "valueCodeableConcept": _concept(f"{X12}/755", "PY", "Physician's Report"),
+                    },
+                    {
+                        "url": "transmissionMethod",
+                        "valueCodeableConcept": _concept(f"{X12}/756", "EL", "Electronically Only"),
+                    },
                     {"url": "description", "valueString": description},
                 ],
             }
@@ -185,18 +213,29 @@ def _beneficiary(packet: Packet) -> dict[str, Any]:
     identifiers = []
     if packet.payer.member_id:
         identifiers.append(
-            {"type": _concept(V2_IDENTIFIER_TYPE, "MB", "Member Number"), "system": _member_system(packet), "value": packet.payer.member_id}
+            {
+                "type": _concept(V2_IDENTIFIER_TYPE, "MB", "Member Number"),
+                "system": _member_system(packet),
+                "value": packet.payer.member_id,
+            }
         )
     if packet.mrn:
         identifiers.append(
-            {"type": _concept(V2_IDENTIFIER_TYPE, "MR", "Medical record number"), "system": _mrn_system(packet), "value": packet.mrn}
+            {
+                "type": _concept(V2_IDENTIFIER_TYPE, "MR", "Medical record number"),
+                "system": _mrn_system(packet),
+                "value": packet.mrn,
+            }
         )
     names = [name for name in patient.get("name", []) if isinstance(name, dict)]
     resource = {
         "resourceType": "Patient",
         "meta": {"profile": [f"{PAS}/profile-beneficiary"]},
         "identifier": identifiers,
-        "name": [{key: value for key, value in name.items() if key in ("use", "family", "given", "prefix", "suffix", "text")} for name in names]
+        "name": [
+            {key: value for key, value in name.items() if key in ("use", "family", "given", "prefix", "suffix", "text")}
+            for name in names
+        ]
         or [{"text": packet.identity.name}],
         "gender": packet.gender,
         "birthDate": patient.get("birthDate"),
@@ -301,7 +340,13 @@ def _practitioner(packet: Packet) -> dict[str, Any]:
         "resourceType": "Practitioner",
         "meta": {"profile": [f"{PAS}/profile-practitioner"]},
         "identifier": [{"system": SYSTEM_NPI, "value": clinician.npi}] if clinician.npi else [],
-        "name": [{"family": family, **({"given": given} if given else {}), "text": clinician.name or "Ordering clinician not known"}],
+        "name": [
+            {
+                "family": family,
+                **({"given": given} if given else {}),
+                "text": clinician.name or "Ordering clinician not known",
+            }
+        ],
     }
     return {key: value for key, value in resource.items() if value != []}
 
@@ -348,7 +393,13 @@ def _document(packet: Packet, urls: _Urls, pdf: bytes) -> dict[str, Any]:
         "status": "current",
         "docStatus": "preliminary",
         "type": _concept(SYSTEM_LOINC, *LOINC_PACKET),
-        "category": [_concept("http://hl7.org/fhir/us/core/CodeSystem/us-core-documentreference-category", "clinical-note", "Clinical Note")],
+        "category": [
+            _concept(
+                "http://hl7.org/fhir/us/core/CodeSystem/us-core-documentreference-category",
+                "clinical-note",
+                "Clinical Note",
+            )
+        ],
         "subject": {"reference": urls.of("Patient")},
         "date": _instant(packet),
         "author": [{"reference": urls.of("Practitioner")}],

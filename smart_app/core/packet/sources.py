@@ -167,11 +167,17 @@ def collect_sources(
     resources: Sequence[Mapping[str, Any]], facts: PatientFacts, check_result: Mapping[str, Any]
 ) -> SourceDocuments:
     by_ref = {f"{item.get('resourceType')}/{item.get('id')}": item for item in resources if item.get("id")}
-    imaging = tuple(_imaging(by_ref, report.reference) for report in facts.imaging_reports if report.reference in by_ref)
+    imaging = tuple(
+        _imaging(by_ref, report.reference) for report in facts.imaging_reports if report.reference in by_ref
+    )
     procedures = tuple(_procedure(by_ref.get(item.reference, {}), item) for item in facts.procedures)
     care = tuple(_care(event) for event in facts.conservative_care)
     documents = tuple(
-        doc for doc in (_document(ref, item) for ref, item in by_ref.items() if item.get("resourceType") == "DocumentReference") if doc
+        doc
+        for doc in (
+            _document(ref, item) for ref, item in by_ref.items() if item.get("resourceType") == "DocumentReference"
+        )
+        if doc
     )
     shown = {item.reference for item in (*imaging, *procedures, *care, *documents)}
     labels = {ref: _describe(item) for ref, item in by_ref.items()}
@@ -220,7 +226,11 @@ def _procedure(resource: Mapping[str, Any], item: SpineProcedure) -> ProcedureSo
     if relief is not None:
         rows.append(ScoreRow(relief.baseline.time.iso_day, relief.scale, f"{relief.baseline.value:g}", "baseline"))
         for point in relief.points:
-            when = point.score.time.start.strftime("%Y-%m-%d %H:%M") if point.score.time.has_time else point.score.time.iso_day
+            when = (
+                point.score.time.start.strftime("%Y-%m-%d %H:%M")
+                if point.score.time.has_time
+                else point.score.time.iso_day
+            )
             rows.append(ScoreRow(when, relief.scale, f"{point.score.value:g}", f"{point.percent:.0f}%"))
         if relief.immediate_percent is not None:
             immediate = f"{relief.immediate_percent:.0f}%"
@@ -230,9 +240,13 @@ def _procedure(resource: Mapping[str, Any], item: SpineProcedure) -> ProcedureSo
             duration = f"at least {hours:.0f} hours" if hours < 48 else f"at least {hours / 24:.0f} days"
     if item.function_relief is not None:
         function = item.function_relief
-        rows.append(ScoreRow(function.baseline.time.iso_day, function.scale, f"{function.baseline.value:g}", "baseline"))
+        rows.append(
+            ScoreRow(function.baseline.time.iso_day, function.scale, f"{function.baseline.value:g}", "baseline")
+        )
         for point in function.points:
-            rows.append(ScoreRow(point.score.time.iso_day, function.scale, f"{point.score.value:g}", f"{point.percent:.0f}%"))
+            rows.append(
+                ScoreRow(point.score.time.iso_day, function.scale, f"{point.score.value:g}", f"{point.percent:.0f}%")
+            )
     return ProcedureSource(
         reference=item.reference,
         day=item.time.iso_day if item.time else "date not recorded",
@@ -250,7 +264,9 @@ def _procedure(resource: Mapping[str, Any], item: SpineProcedure) -> ProcedureSo
 
 
 def _care(event: CareEvent) -> CareSource:
-    return CareSource(event.reference, event.kind, event.name, event.start.isoformat(), event.end.isoformat(), event.ongoing)
+    return CareSource(
+        event.reference, event.kind, event.name, event.start.isoformat(), event.end.isoformat(), event.ongoing
+    )
 
 
 def _document(reference: str, resource: Mapping[str, Any]) -> AttachedDocument | None:
@@ -278,11 +294,15 @@ def _document(reference: str, resource: Mapping[str, Any]) -> AttachedDocument |
 
 def _describe(resource: Mapping[str, Any]) -> str:
     """A resource in a few words: its code text and date."""
-    words = concept_text(resource.get("code")) or concept_text(resource.get("type")) or as_str(resource.get("description"))
+    words = (
+        concept_text(resource.get("code")) or concept_text(resource.get("type")) or as_str(resource.get("description"))
+    )
     if resource.get("resourceType") == "MedicationRequest":
         words = concept_text(resource.get("medicationCodeableConcept")) or words
     value = as_dict(resource.get("valueQuantity")).get("value")
     if value is not None:
         words = f"{words} {value}"
-    time = first_time(dict(resource), "effectiveDateTime", "performedDateTime", "onsetDateTime", "authoredOn", "date", "recordedDate")
+    time = first_time(
+        dict(resource), "effectiveDateTime", "performedDateTime", "onsetDateTime", "authoredOn", "date", "recordedDate"
+    )
     return f"{words} ({time.iso_day})" if time and words else words
