@@ -311,7 +311,8 @@ def _index(packet: Packet, page_of: Any) -> list[Any]:
         status = _STATUS.get(criterion.status, criterion.status)
         if criterion.origin == "attested":
             status += " (attested)"
-        text = f"{escape(criterion.text)} <font size=7 color='#555555'>({escape(criterion.id)}; {escape(criterion.source)})</font>"
+        cited = f"({escape(criterion.id)}; {escape(criterion.source)})"
+        text = f"{escape(criterion.text)} <font size=7 color='#555555'>{cited}</font>"
         if not criterion.evidence:
             why = (
                 "from the request"
@@ -355,7 +356,8 @@ def _sources(packet: Packet, anchor: Any) -> list[Any]:
         block: list[Any] = [
             anchor(procedure.anchor),
             _p(
-                f"<b>{escape(procedure.day)}: {escape(procedure.intent)} {escape(procedure.kind)}</b>, {escape(procedure.side)}, "
+                f"<b>{escape(procedure.day)}: {escape(procedure.intent)} {escape(procedure.kind)}</b>, "
+                f"{escape(procedure.side)}, "
                 f"levels {escape(', '.join(procedure.levels) or 'not recorded')}; {escape(procedure.agent)}"
             ),
             _p(
@@ -407,8 +409,8 @@ def _sources(packet: Packet, anchor: Any) -> list[Any]:
                 anchor(doc.anchor),
                 _p(f"<b>{escape(doc.title)}</b>" + (f", {escape(doc.day)}" if doc.day else "")),
             ]
-            block += [_p(escape(line), _MONO) for line in doc.text.splitlines() if line.strip()]
-            story += block
+            text_block += [_p(escape(line), _MONO) for line in doc.text.splitlines() if line.strip()]
+            story += text_block
     if sources.extracts:
         story.append(Paragraph("Other record extracts cited as evidence", _H2))
         rows = [
@@ -444,9 +446,9 @@ def _attestation(packet: Packet) -> list[Any]:
             [
                 Spacer(1, 8),
                 _p(
-                    f"I, {escape(signer)}, attest that the information in this request is accurate and complete to the best "
-                    "of my knowledge, that the clinical documentation supports the medical necessity of the requested "
-                    "services, and that the records cited are available on request."
+                    f"I, {escape(signer)}, attest that the information in this request is accurate and complete "
+                    "to the best of my knowledge, that the clinical documentation supports the medical necessity "
+                    "of the requested services, and that the records cited are available on request."
                 ),
                 Spacer(1, 18),
                 _p("Signature: ______________________________________ &nbsp; Date: ______________"),
@@ -542,7 +544,7 @@ def _p(markup: str, style: ParagraphStyle = _BODY) -> Paragraph:
 
 def _table(rows: Sequence[Sequence[Any]], widths: Sequence[float], *, header: bool = False, grid: bool = True) -> Table:
     table = Table([list(row) for row in rows], colWidths=list(widths), repeatRows=1 if header else 0)
-    style = [
+    style: list[Any] = [
         ("VALIGN", (0, 0), (-1, -1), "TOP"),
         ("BOTTOMPADDING", (0, 0), (-1, -1), 2),
         ("TOPPADDING", (0, 0), (-1, -1), 2),

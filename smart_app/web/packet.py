@@ -19,7 +19,6 @@ from datetime import date
 from flask import Blueprint, Response, current_app, request
 
 from smart_app.core.packet.model import (
-    PLACES_OF_SERVICE,
     Address,
     AttestationNote,
     Facility,
@@ -105,7 +104,7 @@ def _staff_choices(as_of: date) -> PacketOptions:
             service_end=end,
             urgency=urgency,  # type: ignore[arg-type]  # validated below
             urgency_reason=values.get("urgency_reason", "").strip()[:500],
-            place_of_service=place if place in PLACES_OF_SERVICE or place is None else place,
+            place_of_service=place,
             facility=facility,
             submission="resubmission" if values.get("resubmission") else "initial",
         ).validated()

@@ -117,7 +117,8 @@ def _score_sentences(facts: PatientFacts) -> list[str]:
     if baseline:
         latest = max(baseline, key=lambda score: score.start)
         sentences.append(
-            f"The most recent baseline pain score is {latest.value:g} on the {latest.scale} scale, recorded on {latest.time.iso_day}."
+            f"The most recent baseline pain score is {latest.value:g} on the {latest.scale} scale, "
+            f"recorded on {latest.time.iso_day}."
         )
     disability = [score for score in facts.disability_scores if score.reference not in facts.post_procedure_scores]
     if disability:
@@ -154,8 +155,8 @@ def _care_sentences(sources: SourceDocuments) -> list[str]:
 
 def _imaging_sentences(sources: SourceDocuments) -> list[str]:
     return [
-        f"{item.title} on {item.day}{' (read by ' + item.author + ')' if item.author else ''}: {item.text.splitlines()[0]}"
-        + ("" if item.text.rstrip().endswith(".") else ".")
+        f"{item.title} on {item.day}{' (read by ' + item.author + ')' if item.author else ''}: "
+        f"{item.text.splitlines()[0]}" + ("" if item.text.rstrip().endswith(".") else ".")
         for item in sources.imaging
     ]
 
@@ -163,7 +164,8 @@ def _imaging_sentences(sources: SourceDocuments) -> list[str]:
 def _procedure_sentences(sources: SourceDocuments) -> list[str]:
     sentences = []
     for item in sources.procedures:
-        sentence = f"On {item.day}, {item.intent} {item.kind}, {item.side}, at {', '.join(item.levels) or 'levels not recorded'} ({item.agent})"
+        levels = ", ".join(item.levels) or "levels not recorded"
+        sentence = f"On {item.day}, {item.intent} {item.kind}, {item.side}, at {levels} ({item.agent})"
         baseline = next((row for row in item.scores if row.relief == "baseline"), None)
         after = [
             row

@@ -403,7 +403,9 @@ def _document(packet: Packet, urls: _Urls, pdf: bytes) -> dict[str, Any]:
         "subject": {"reference": urls.of("Patient")},
         "date": _instant(packet),
         "author": [{"reference": urls.of("Practitioner")}],
-        "description": "Prior authorization packet: cover sheet, letter of medical necessity, evidence index, source documents",
+        "description": (
+            "Prior authorization packet: cover sheet, letter of medical necessity, evidence index, source documents"
+        ),
         "content": [
             {
                 "attachment": {

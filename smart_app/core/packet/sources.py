@@ -179,7 +179,7 @@ def collect_sources(
         )
         if doc
     )
-    shown = {item.reference for item in (*imaging, *procedures, *care, *documents)}
+    shown = {item.reference for group in (imaging, procedures, care, documents) for item in group}
     labels = {ref: _describe(item) for ref, item in by_ref.items()}
     cited = dict.fromkeys(
         str(evidence.get("reference"))

@@ -10,7 +10,7 @@ import org.hl7.fhir.instance.model.api.IBaseResource;
 
 /**
  * Code systems no offline validator has (licensed or not shipped in ../shared/data/igs): X12, CPT, LOINC,
- * ICD-10-CM, CMS place of service, NUCC taxonomy. Codes from these systems are reported as warnings ("unknown
+ * ICD-10-CM, HCPCS, CMS place of service, NUCC taxonomy. Codes from these systems are reported as warnings ("unknown
  * code system") instead of errors; every other code system is left to the rest of the chain, so an unknown or
  * misspelt system is still an error.
  */
@@ -22,7 +22,8 @@ final class KnownGapTerminology extends UnknownCodeSystemWarningValidationSuppor
           "http://loinc.org",
           "http://hl7.org/fhir/sid/icd-10-cm",
           "https://www.cms.gov/Medicare/Coding/place-of-service-codes/Place_of_Service_Code_Set",
-          "http://nucc.org/provider-taxonomy");
+          "http://nucc.org/provider-taxonomy",
+          "http://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets");
 
   KnownGapTerminology(FhirContext context) {
     super(context);
