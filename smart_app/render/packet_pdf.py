@@ -340,15 +340,15 @@ def _sources(packet: Packet, anchor: Any) -> list[Any]:
     story: list[Any] = [Paragraph("Source documents", _H1)]
     story.append(Paragraph("Imaging reports", _H2))
     for report in sources.imaging:
-        block = [
+        report_block: list[Any] = [
             anchor(report.anchor),
             _p(
                 f"<b>{escape(report.title)}</b>, {escape(report.day)}"
                 + (f", {escape(report.author)}" if report.author else "")
             ),
         ]
-        block += [_p(escape(line), _MONO) for line in report.text.splitlines() if line.strip()]
-        story.append(KeepTogether(block))
+        report_block += [_p(escape(line), _MONO) for line in report.text.splitlines() if line.strip()]
+        story.append(KeepTogether(report_block))
     if not sources.imaging:
         story.append(_p("No imaging report is in the record."))
     story.append(Paragraph("Prior spine procedures and pain/function scores per block", _H2))
@@ -405,7 +405,7 @@ def _sources(packet: Packet, anchor: Any) -> list[Any]:
     if texts:
         story.append(Paragraph("Clinical documents from the record", _H2))
         for doc in texts:
-            block = [
+            text_block: list[Any] = [
                 anchor(doc.anchor),
                 _p(f"<b>{escape(doc.title)}</b>" + (f", {escape(doc.day)}" if doc.day else "")),
             ]
