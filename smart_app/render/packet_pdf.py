@@ -53,7 +53,6 @@ _TITLE = ParagraphStyle("packet-title", parent=_BASE["Title"], fontSize=15, spac
 _H1 = ParagraphStyle("packet-h1", parent=_BASE["Heading1"], fontSize=13, spaceBefore=4, spaceAfter=6, keepWithNext=1)
 _H2 = ParagraphStyle("packet-h2", parent=_BASE["Heading2"], fontSize=10.5, spaceBefore=8, spaceAfter=3, keepWithNext=1)
 _MONO = ParagraphStyle("packet-mono", parent=_BODY, fontName="Courier", fontSize=8.5, leading=11)
-_MAX_PASSES = 4
 
 
 class _Anchor(Flowable):  # type: ignore[misc]  # reportlab ships no type hints
@@ -69,32 +68,35 @@ class _Anchor(Flowable):  # type: ignore[misc]  # reportlab ships no type hints
         self.pages.setdefault(self.name, self.canv.getPageNumber())
 
 
+class _PageRef(Flowable):  # type: ignore[misc]  # reportlab ships no type hints
+    """The page number of an anchor, drawn as a PDF form defined when the document is saved: the contents and the
+    index are laid out once, and still print where each anchor actually landed."""
+
+    def __init__(self, name: str, used: set[str]) -> None:
+        super().__init__()
+        self.name = name
+        used.add(name)
+        self.width, self.height = 24, _CELL.leading
+
+    def draw(self) -> None:
+        self.canv.doForm(form_name(self.name))
+
+
+def form_name(anchor: str) -> str:
+    return "page-" + anchor.replace("-", "")
+
+
 def render_packet_pdf(packet: Packet) -> bytes:
     """The packet PDF (our pages, then the record's attached PDFs under our header)."""
     attachments = [(doc, _page_count(doc.pdf)) for doc in packet.sources.documents if doc.pdf]
     attachments = [(doc, count) for doc, count in attachments if count]
-    known: dict[str, int] = {}
-    total_ours = 0
-    body = b""
-    for _ in range(_MAX_PASSES):
-        landed: dict[str, int] = {}
-        body, total_ours_now = _layout(packet, known, landed, attachments, total_ours)
-        resolved = {**landed, **_attachment_pages(attachments, total_ours_now)}
-        if resolved == known and total_ours_now == total_ours:
-            break
-        known, total_ours = resolved, total_ours_now
+    body, total_ours = _layout(packet, attachments)
     if not attachments:
         return body
     return _merge(packet, body, attachments, total_ours)
 
 
-def _layout(
-    packet: Packet,
-    pages: dict[str, int],
-    landed: dict[str, int],
-    attachments: list[tuple[AttachedDocument, int]],
-    total_ours: int,
-) -> tuple[bytes, int]:
+def _layout(packet: Packet, attachments: list[tuple[AttachedDocument, int]]) -> tuple[bytes, int]:
     buffer = io.BytesIO()
     document = SimpleDocTemplate(
         buffer,
@@ -108,14 +110,23 @@ def _layout(
         creator="spine-auth",
         invariant=1,
     )
-    extra = sum(count for _, count in attachments)
     counter: dict[str, int] = {}
-    story = _story(packet, pages, landed, attachments)
-    document.build(story, canvasmaker=_canvas(packet, extra, counter))
-    return buffer.getvalue(), counter.get("pages", total_ours)
+    landed: dict[str, int] = {}
+    used: set[str] = set()
+    story = _story(packet, landed, used, attachments)
+    document.build(story, canvasmaker=_canvas(packet, attachments, landed, used, counter))
+    return buffer.getvalue(), counter["pages"]
 
 
-def _canvas(packet: Packet, extra_pages: int, counter: dict[str, int]) -> type[Canvas]:
+def _canvas(
+    packet: Packet,
+    attachments: list[tuple[AttachedDocument, int]],
+    landed: dict[str, int],
+    used: set[str],
+    counter: dict[str, int],
+) -> type[Canvas]:
+    extra_pages = sum(count for _, count in attachments)
+
     class PacketCanvas(Canvas):  # type: ignore[misc]  # reportlab ships no type hints
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
@@ -128,6 +139,12 @@ def _canvas(packet: Packet, extra_pages: int, counter: dict[str, int]) -> type[C
         def save(self) -> None:
             counter["pages"] = len(self._pages)
             total = len(self._pages) + extra_pages
+            pages = {**landed, **_attachment_pages(attachments, len(self._pages))}
+            for name in sorted(used):
+                self.beginForm(form_name(name), 0, 0, 24, _CELL.leading)
+                self.setFont(_CELL.fontName, _CELL.fontSize)
+                self.drawString(0, 2.5, str(pages.get(name, "–")))
+                self.endForm()
             for number, state in enumerate(self._pages, start=1):
                 self.__dict__.update(state)
                 decorate(self, packet, number, total)
@@ -163,13 +180,13 @@ def decorate(canvas: Canvas, packet: Packet, number: int, total: int) -> None:
 
 
 def _story(
-    packet: Packet, pages: dict[str, int], landed: dict[str, int], attachments: list[tuple[AttachedDocument, int]]
+    packet: Packet, landed: dict[str, int], used: set[str], attachments: list[tuple[AttachedDocument, int]]
 ) -> list[Any]:
     def anchor(name: str) -> _Anchor:
         return _Anchor(name, landed)
 
-    def page_of(name: str) -> str:
-        return str(pages[name]) if name in pages else "–"
+    def page_of(name: str) -> _PageRef:
+        return _PageRef(name, used)
 
     story: list[Any] = [anchor("cover"), *_cover(packet), PageBreak()]
     sections = [
@@ -184,9 +201,7 @@ def _story(
     rows = [["Cover sheet", page_of("cover")]] + [[title, page_of(key)] for key, title in sections]
     for doc, _count in attachments:
         rows.append([f"    {doc.title} ({doc.day or 'undated'})", page_of(doc.anchor)])
-    story.append(
-        _table([[_p(label), _p(number)] for label, number in rows], [_WIDTH - 0.8 * inch, 0.8 * inch], grid=False)
-    )
+    story.append(_table([[_p(label), number] for label, number in rows], [_WIDTH - 0.8 * inch, 0.8 * inch], grid=False))
     story += [PageBreak(), anchor("letter"), *_letter(packet)]
     story += [CondPageBreak(2.5 * inch), anchor("index"), *_index(packet, page_of)]
     story += [PageBreak(), anchor("sources"), *_sources(packet, anchor)]
@@ -307,7 +322,11 @@ def _index(packet: Packet, page_of: Any) -> list[Any]:
     story: list[Any] = [Paragraph("Criteria and evidence index", _H1)]
     story.append(_p("Each criterion, its status and where in this packet the evidence for it sits.", _SMALL))
     rows = [[_p(f"<b>{word}</b>", _CELL) for word in ("Criterion", "Status", "Evidence", "Page")]]
+    spans: list[tuple[Any, ...]] = []
     for criterion in packet.criteria:
+        if len(criterion.evidence) > 1:
+            first, last = len(rows), len(rows) + len(criterion.evidence) - 1
+            spans += [("SPAN", (0, first), (0, last)), ("SPAN", (1, first), (1, last))]
         status = _STATUS.get(criterion.status, criterion.status)
         if criterion.origin == "attested":
             status += " (attested)"
@@ -327,11 +346,11 @@ def _index(packet: Packet, page_of: Any) -> list[Any]:
                     _p(text if number == 0 else "", _CELL),
                     _p(f"<b>{escape(status)}</b>" if number == 0 else "", _CELL),
                     _p(escape(link.label), _CELL),
-                    _p(page_of(link.anchor), _CELL),
+                    page_of(link.anchor),
                 ]
             )
     widths = [2.6 * inch, 0.85 * inch, _WIDTH - 3.95 * inch, 0.5 * inch]
-    story.append(_table(rows, widths, header=True))
+    story.append(_table(rows, widths, header=True, extra=spans))
     return story
 
 
@@ -542,7 +561,14 @@ def _p(markup: str, style: ParagraphStyle = _BODY) -> Paragraph:
     return Paragraph(markup, style)
 
 
-def _table(rows: Sequence[Sequence[Any]], widths: Sequence[float], *, header: bool = False, grid: bool = True) -> Table:
+def _table(
+    rows: Sequence[Sequence[Any]],
+    widths: Sequence[float],
+    *,
+    header: bool = False,
+    grid: bool = True,
+    extra: Sequence[tuple[Any, ...]] = (),
+) -> Table:
     table = Table([list(row) for row in rows], colWidths=list(widths), repeatRows=1 if header else 0)
     style: list[Any] = [
         ("VALIGN", (0, 0), (-1, -1), "TOP"),
@@ -553,5 +579,5 @@ def _table(rows: Sequence[Sequence[Any]], widths: Sequence[float], *, header: bo
         style.append(("GRID", (0, 0), (-1, -1), 0.4, colors.grey))
     if header:
         style.append(("BACKGROUND", (0, 0), (-1, 0), colors.whitesmoke))
-    table.setStyle(TableStyle(style))
+    table.setStyle(TableStyle([*style, *extra]))
     return table

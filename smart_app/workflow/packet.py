@@ -20,6 +20,7 @@ import hashlib
 import io
 import json
 import logging
+import uuid
 import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -240,7 +241,7 @@ def packet_document(files: PacketFiles, context: OrderContext) -> DraftResource:
         resource["custodian"] = {"reference": context.organization}
     return DraftResource(
         key="packet",
-        full_url=f"urn:uuid:{hashlib.sha256(value.encode()).hexdigest()[:32]}",
+        full_url=f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, f'{IDENTIFIER_SYSTEM}|{value}')}",
         resource=resource,
         search=identifier_search(IDENTIFIER_SYSTEM, value),
     )

@@ -25,11 +25,11 @@ ALTERNATIVE = "profile-claim-update|2.2.1"  # the other Claim choice of the PAS 
 def validate(files: Sequence[Path]) -> dict[str, dict[str, Any]]:
     if not JAR.exists():
         subprocess.run(["make", "-C", str(PROJECT), "fhir-validator"], check=True, capture_output=True)
-    args = ["java", "-jar", str(JAR)]
+    args = ["java", "-Xss4m", "-XX:+UseSerialGC", "-jar", str(JAR)]
     for name in PACKAGES:
         args += ["--ig", str(IGS / f"{name}.tgz")]
     args += ["--profiles", str(PROJECT / "fhir_profiles"), *map(str, files)]
-    done = subprocess.run(args, check=True, capture_output=True, text=True, timeout=280)
+    done = subprocess.run(args, check=True, capture_output=True, text=True, timeout=1200)
     return dict(json.loads(done.stdout))
 
 
