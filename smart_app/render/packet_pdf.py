@@ -535,8 +535,8 @@ def _merge(packet: Packet, body: bytes, attachments: list[tuple[AttachedDocument
             scale = min(box_width / width, box_height / height, 1.0)
             x = _MARGIN + (box_width - width * scale) / 2
             y = _MARGIN + _FOOTER_SPACE
-            overlay.merge_transformed_page(source, Transformation().scale(scale, scale).translate(x, y))
-            writer.add_page(overlay)
+            placed = writer.add_page(overlay)
+            placed.merge_transformed_page(source, Transformation().scale(scale, scale).translate(x, y))
     writer.add_metadata({"/Title": "Prior authorization request packet", "/Creator": "spine-auth"})
     out = io.BytesIO()
     writer.write(out)
