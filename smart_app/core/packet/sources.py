@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from smart_app.core.care import CareEvent
+from smart_app.core.documents import CANONICAL_BASE
 from smart_app.core.facts import PatientFacts
 from smart_app.core.fhir_json import (
     as_dict,
@@ -270,7 +271,11 @@ def _care(event: CareEvent) -> CareSource:
 
 
 def _document(reference: str, resource: Mapping[str, Any]) -> AttachedDocument | None:
+    """A document of the record to show or merge; never one this app wrote (a report, a packet)."""
     if as_str(resource.get("status")) == "entered-in-error":
+        return None
+    systems = {as_str(as_dict(item).get("system")) for item in as_list(resource.get("identifier"))}
+    if any(system.startswith(CANONICAL_BASE) for system in systems):
         return None
     time = first_time(dict(resource), "date")
     title = as_str(resource.get("description")) or concept_text(resource.get("type")) or "Clinical document"
