@@ -198,10 +198,12 @@ def _story(
     if attachments:
         sections.append(("attached", "Attached documents from the record"))
     story += [Paragraph("Contents", _H1)]
-    rows = [["Cover sheet", page_of("cover")]] + [[title, page_of(key)] for key, title in sections]
-    for doc, _count in attachments:
-        rows.append([f"    {doc.title} ({doc.day or 'undated'})", page_of(doc.anchor)])
-    story.append(_table([[_p(label), number] for label, number in rows], [_WIDTH - 0.8 * inch, 0.8 * inch], grid=False))
+    rows: list[tuple[str, _PageRef]] = [("Cover sheet", page_of("cover"))]
+    rows += [(title, page_of(key)) for key, title in sections]
+    rows += [(f"    {doc.title} ({doc.day or 'undated'})", page_of(doc.anchor)) for doc, _count in attachments]
+    story.append(
+        _table([[_p(escape(label)), number] for label, number in rows], [_WIDTH - 0.8 * inch, 0.8 * inch], grid=False)
+    )
     story += [PageBreak(), anchor("letter"), *_letter(packet)]
     story += [CondPageBreak(2.5 * inch), anchor("index"), *_index(packet, page_of)]
     story += [PageBreak(), anchor("sources"), *_sources(packet, anchor)]
