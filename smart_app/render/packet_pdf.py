@@ -44,6 +44,7 @@ _MARGIN = 0.6 * inch
 _HEADER_SPACE = 0.5 * inch
 _FOOTER_SPACE = 0.25 * inch
 _WIDTH = LETTER[0] - 2 * _MARGIN
+_INDEX_ROWS = 8  # evidence rows per criterion in the index (a spanned block must fit on one page)
 _STATUS = {"met": "Met", "not-met": "NOT MET", "unknown": "Open item", "not-applicable": "Does not apply"}
 _BASE = getSampleStyleSheet()
 _BODY = ParagraphStyle("packet-body", parent=_BASE["BodyText"], fontSize=9.5, leading=12.5, spaceAfter=4)
@@ -326,8 +327,12 @@ def _index(packet: Packet, page_of: Any) -> list[Any]:
     rows = [[_p(f"<b>{word}</b>", _CELL) for word in ("Criterion", "Status", "Evidence", "Page")]]
     spans: list[tuple[Any, ...]] = []
     for criterion in packet.criteria:
-        if len(criterion.evidence) > 1:
-            first, last = len(rows), len(rows) + len(criterion.evidence) - 1
+        shown = criterion.evidence[:_INDEX_ROWS]
+        if len(criterion.evidence) > _INDEX_ROWS:  # the rest are in the source documents
+            shown = criterion.evidence[: _INDEX_ROWS - 1]
+        more = len(criterion.evidence) - len(shown)
+        if len(shown) + (1 if more else 0) > 1:
+            first, last = len(rows), len(rows) + len(shown) - (0 if more else 1)
             spans += [("SPAN", (0, first), (0, last)), ("SPAN", (1, first), (1, last))]
         status = _STATUS.get(criterion.status, criterion.status)
         if criterion.origin == "attested":
@@ -342,7 +347,7 @@ def _index(packet: Packet, page_of: Any) -> list[Any]:
             )
             rows.append([_p(text, _CELL), _p(f"<b>{escape(status)}</b>", _CELL), _p(why, _CELL), _p("", _CELL)])
             continue
-        for number, link in enumerate(criterion.evidence):
+        for number, link in enumerate(shown):
             rows.append(
                 [
                     _p(text if number == 0 else "", _CELL),
@@ -350,6 +355,11 @@ def _index(packet: Packet, page_of: Any) -> list[Any]:
                     _p(escape(link.label), _CELL),
                     page_of(link.anchor),
                 ]
+            )
+        if more:
+            words = f"and {more} more of the same kind, listed in the source documents from page"
+            rows.append(
+                [_p("", _CELL), _p("", _CELL), _p(words, _CELL), page_of(criterion.evidence[len(shown)].anchor)]
             )
     widths = [2.6 * inch, 0.85 * inch, _WIDTH - 3.95 * inch, 0.5 * inch]
     story.append(_table(rows, widths, header=True, extra=spans))
@@ -390,12 +400,7 @@ def _sources(packet: Packet, anchor: Any) -> list[Any]:
         if procedure.scores:
             rows = [[_p(f"<b>{word}</b>", _CELL) for word in ("When", "Scale", "Score", "Relief")]]
             rows += [
-                [
-                    _p(escape(row.when), _CELL),
-                    _p(escape(row.scale), _CELL),
-                    _p(row.value, _CELL),
-                    _p(escape(row.relief), _CELL),
-                ]
+                [row.when, row.scale, row.value, row.relief]  # short plain cells: no paragraph layout needed
                 for row in procedure.scores
             ]
             block.append(_table(rows, [1.5 * inch, 3.2 * inch, 0.8 * inch, _WIDTH - 5.5 * inch], header=True))
@@ -413,9 +418,9 @@ def _sources(packet: Packet, anchor: Any) -> list[Any]:
                 _Cell(
                     anchor(packet.sources.anchor(item.reference)), "Therapy" if item.kind == "therapy" else "Medication"
                 ),
-                _p(escape(item.name), _CELL),
-                _p(item.start, _CELL),
-                _p("ongoing" if item.ongoing else item.end, _CELL),
+                item.name,
+                item.start,
+                "ongoing" if item.ongoing else item.end,
             ]
         )
     if len(care_rows) > 1:
@@ -573,6 +578,7 @@ def _table(
 ) -> Table:
     table = Table([list(row) for row in rows], colWidths=list(widths), repeatRows=1 if header else 0)
     style: list[Any] = [
+        ("FONT", (0, 0), (-1, -1), _CELL.fontName, _CELL.fontSize, _CELL.leading),
         ("VALIGN", (0, 0), (-1, -1), "TOP"),
         ("BOTTOMPADDING", (0, 0), (-1, -1), 2),
         ("TOPPADDING", (0, 0), (-1, -1), 2),
