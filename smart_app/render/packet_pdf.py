@@ -19,12 +19,10 @@ from collections.abc import Sequence
 from typing import Any
 from xml.sax.saxutils import escape
 
-from pypdf import PdfReader, PdfWriter, Transformation
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import LETTER
 from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
 from reportlab.lib.units import inch
-from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import (
     CondPageBreak,
     Flowable,
@@ -39,10 +37,18 @@ from reportlab.platypus import (
 
 from smart_app.core.packet.model import Packet
 from smart_app.core.packet.sources import AttachedDocument
+from smart_app.render.packet_pages import (
+    FOOTER_SPACE,
+    HEADER_SPACE,
+    MARGIN,
+    Anchor,
+    PageRef,
+    merge_attachments,
+    packet_canvas,
+    page_count,
+)
 
-_MARGIN = 0.6 * inch
-_HEADER_SPACE = 0.5 * inch
-_FOOTER_SPACE = 0.25 * inch
+_MARGIN, _HEADER_SPACE, _FOOTER_SPACE = MARGIN, HEADER_SPACE, FOOTER_SPACE
 _WIDTH = LETTER[0] - 2 * _MARGIN
 _INDEX_ROWS = 8  # evidence rows per criterion in the index (a spanned block must fit on one page)
 _STATUS = {"met": "Met", "not-met": "NOT MET", "unknown": "Open item", "not-applicable": "Does not apply"}
@@ -56,45 +62,14 @@ _H2 = ParagraphStyle("packet-h2", parent=_BASE["Heading2"], fontSize=10.5, space
 _MONO = ParagraphStyle("packet-mono", parent=_BODY, fontName="Courier", fontSize=8.5, leading=11)
 
 
-class _Anchor(Flowable):  # type: ignore[misc]  # reportlab ships no type hints
-    """Zero-size marker that records the page it lands on."""
-
-    def __init__(self, name: str, pages: dict[str, int]) -> None:
-        super().__init__()
-        self.name = name
-        self.pages = pages
-        self.width = self.height = 0
-
-    def draw(self) -> None:
-        self.pages.setdefault(self.name, self.canv.getPageNumber())
-
-
-class _PageRef(Flowable):  # type: ignore[misc]  # reportlab ships no type hints
-    """The page number of an anchor, drawn as a PDF form defined when the document is saved: the contents and the
-    index are laid out once, and still print where each anchor actually landed."""
-
-    def __init__(self, name: str, used: set[str]) -> None:
-        super().__init__()
-        self.name = name
-        used.add(name)
-        self.width, self.height = 24, _CELL.leading
-
-    def draw(self) -> None:
-        self.canv.doForm(form_name(self.name))
-
-
-def form_name(anchor: str) -> str:
-    return "page-" + anchor.replace("-", "")
-
-
 def render_packet_pdf(packet: Packet) -> bytes:
     """The packet PDF (our pages, then the record's attached PDFs under our header)."""
-    attachments = [(doc, _page_count(doc.pdf)) for doc in packet.sources.documents if doc.pdf]
+    attachments = [(doc, page_count(doc.pdf)) for doc in packet.sources.documents if doc.pdf]
     attachments = [(doc, count) for doc, count in attachments if count]
     body, total_ours = _layout(packet, attachments)
     if not attachments:
         return body
-    return _merge(packet, body, attachments, total_ours)
+    return merge_attachments(packet, body, attachments, total_ours)
 
 
 def _layout(packet: Packet, attachments: list[tuple[AttachedDocument, int]]) -> tuple[bytes, int]:
@@ -115,66 +90,8 @@ def _layout(packet: Packet, attachments: list[tuple[AttachedDocument, int]]) -> 
     landed: dict[str, int] = {}
     used: set[str] = set()
     story = _story(packet, landed, used, attachments)
-    document.build(story, canvasmaker=_canvas(packet, attachments, landed, used, counter))
+    document.build(story, canvasmaker=packet_canvas(packet, attachments, landed, used, counter))
     return buffer.getvalue(), counter["pages"]
-
-
-def _canvas(
-    packet: Packet,
-    attachments: list[tuple[AttachedDocument, int]],
-    landed: dict[str, int],
-    used: set[str],
-    counter: dict[str, int],
-) -> type[Canvas]:
-    extra_pages = sum(count for _, count in attachments)
-
-    class PacketCanvas(Canvas):  # type: ignore[misc]  # reportlab ships no type hints
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            self._pages: list[dict[str, Any]] = []
-
-        def showPage(self) -> None:
-            self._pages.append(dict(self.__dict__))
-            self._startPage()
-
-        def save(self) -> None:
-            counter["pages"] = len(self._pages)
-            total = len(self._pages) + extra_pages
-            pages = {**landed, **_attachment_pages(attachments, len(self._pages))}
-            for name in sorted(used):
-                self.beginForm(form_name(name), 0, 0, 24, _CELL.leading)
-                self.setFont(_CELL.fontName, _CELL.fontSize)
-                self.drawString(0, 2.5, str(pages.get(name, "–")))
-                self.endForm()
-            for number, state in enumerate(self._pages, start=1):
-                self.__dict__.update(state)
-                decorate(self, packet, number, total)
-                super().showPage()
-            super().save()
-
-    return PacketCanvas
-
-
-def decorate(canvas: Canvas, packet: Packet, number: int, total: int) -> None:
-    """Header (two patient identifiers, draft mark) and footer (creation time, page x of y) of one page."""
-    width, height = LETTER
-    top = height - _MARGIN
-    canvas.setFillColor(colors.black)
-    canvas.setFont("Helvetica-Bold", 9)
-    canvas.drawString(_MARGIN, top, packet.identity.first_identifier)
-    canvas.drawString(_MARGIN, top - 12, packet.identity.second_identifier)
-    canvas.setFont("Helvetica", 8)
-    canvas.drawRightString(width - _MARGIN, top, "Prior authorization request: DRAFT, not submitted")
-    canvas.drawRightString(width - _MARGIN, top - 12, f"{packet.payer.name} · service {packet.service_window}")
-    canvas.setStrokeColor(colors.grey)
-    canvas.line(_MARGIN, top - 18, width - _MARGIN, top - 18)
-    canvas.line(_MARGIN, _MARGIN + 4, width - _MARGIN, _MARGIN + 4)
-    created = packet.created.strftime("%Y-%m-%d %H:%M %Z").strip()
-    canvas.drawString(
-        _MARGIN, _MARGIN - 8, f"Created {created} by spine-auth for {packet.requesting.name or 'the practice'}"
-    )
-    canvas.setFont("Helvetica-Bold", 8)
-    canvas.drawRightString(width - _MARGIN, _MARGIN - 8, f"Page {number} of {total}")
 
 
 # --- the story --------------------------------------------------------------------------------------------------
@@ -183,11 +100,11 @@ def decorate(canvas: Canvas, packet: Packet, number: int, total: int) -> None:
 def _story(
     packet: Packet, landed: dict[str, int], used: set[str], attachments: list[tuple[AttachedDocument, int]]
 ) -> list[Any]:
-    def anchor(name: str) -> _Anchor:
-        return _Anchor(name, landed)
+    def anchor(name: str) -> Anchor:
+        return Anchor(name, landed)
 
-    def page_of(name: str) -> _PageRef:
-        return _PageRef(name, used)
+    def page_of(name: str) -> PageRef:
+        return PageRef(name, used)
 
     story: list[Any] = [anchor("cover"), *_cover(packet), PageBreak()]
     sections = [
@@ -199,7 +116,7 @@ def _story(
     if attachments:
         sections.append(("attached", "Attached documents from the record"))
     story += [Paragraph("Contents", _H1)]
-    rows: list[tuple[str, _PageRef]] = [("Cover sheet", page_of("cover"))]
+    rows: list[tuple[str, PageRef]] = [("Cover sheet", page_of("cover"))]
     rows += [(title, page_of(key)) for key, title in sections]
     rows += [(f"    {doc.title} ({doc.day or 'undated'})", page_of(doc.anchor)) for doc, _count in attachments]
     story.append(
@@ -488,7 +405,7 @@ def _attestation(packet: Packet) -> list[Any]:
 class _Cell(Flowable):  # type: ignore[misc]
     """A table cell holding an anchor and a paragraph (so a table row can be a target)."""
 
-    def __init__(self, marker: _Anchor, markup: str) -> None:
+    def __init__(self, marker: Anchor, markup: str) -> None:
         super().__init__()
         self.marker = marker
         self.paragraph = _p(markup, _CELL)
@@ -501,64 +418,6 @@ class _Cell(Flowable):  # type: ignore[misc]
         self.marker.canv = self.canv
         self.marker.draw()
         self.paragraph.drawOn(self.canv, 0, 0)
-
-
-# --- merging the record's PDFs ----------------------------------------------------------------------------------
-
-
-def _page_count(pdf: bytes) -> int:
-    try:
-        return len(PdfReader(io.BytesIO(pdf)).pages)
-    except Exception:  # a broken attachment is left out, never fatal
-        return 0
-
-
-def _attachment_pages(attachments: list[tuple[AttachedDocument, int]], total_ours: int) -> dict[str, int]:
-    pages: dict[str, int] = {}
-    start = total_ours + 1
-    for index, (doc, count) in enumerate(attachments):
-        pages[doc.anchor] = start
-        if index == 0:
-            pages["attached"] = start
-        start += count
-    return pages
-
-
-def _merge(packet: Packet, body: bytes, attachments: list[tuple[AttachedDocument, int]], total_ours: int) -> bytes:
-    total = total_ours + sum(count for _, count in attachments)
-    writer = PdfWriter()
-    for page in PdfReader(io.BytesIO(body)).pages:
-        writer.add_page(page)
-    number = total_ours
-    top_space = _MARGIN + _HEADER_SPACE
-    box_width, box_height = LETTER[0] - 2 * _MARGIN, LETTER[1] - top_space - _MARGIN - _FOOTER_SPACE - 12
-    for doc, _count in attachments:
-        for index, source in enumerate(PdfReader(io.BytesIO(doc.pdf)).pages, start=1):
-            number += 1
-            overlay = _overlay(
-                packet, number, total, f"Attached from the record: {doc.title} ({doc.day or 'undated'}), page {index}"
-            )
-            width, height = float(source.mediabox.width), float(source.mediabox.height)
-            scale = min(box_width / width, box_height / height, 1.0)
-            x = _MARGIN + (box_width - width * scale) / 2
-            y = _MARGIN + _FOOTER_SPACE
-            placed = writer.add_page(overlay)
-            placed.merge_transformed_page(source, Transformation().scale(scale, scale).translate(x, y))
-    writer.add_metadata({"/Title": "Prior authorization request packet", "/Creator": "spine-auth"})
-    out = io.BytesIO()
-    writer.write(out)
-    return out.getvalue()
-
-
-def _overlay(packet: Packet, number: int, total: int, caption: str) -> Any:
-    buffer = io.BytesIO()
-    canvas = Canvas(buffer, pagesize=LETTER, invariant=1)
-    decorate(canvas, packet, number, total)
-    canvas.setFont("Helvetica-Oblique", 8)
-    canvas.drawString(_MARGIN, LETTER[1] - _MARGIN - _HEADER_SPACE + 6, caption[:130])
-    canvas.showPage()
-    canvas.save()
-    return PdfReader(io.BytesIO(buffer.getvalue())).pages[0]
 
 
 # --- small helpers ----------------------------------------------------------------------------------------------
