@@ -114,7 +114,8 @@ def _story(result: Mapping[str, Any]) -> list[Any]:
     if warnings:
         story.append(Paragraph("Warnings", _HEADING))
         for warning in warnings:
-            source = f" <i>({_text(warning['source'])})</i>" if warning.get("source") else ""
+            cited = warning.get("citation") or warning.get("source")
+            source = f" <i>({_text(cited)})</i>" if cited else ""
             story.append(_para(f"<b>{_text(warning.get('code'))}</b>: {_text(warning.get('message'))}{source}"))
     outlook = result.get("outlook")
     if outlook:
@@ -175,7 +176,7 @@ def _criteria_table(criteria: Sequence[Mapping[str, Any]]) -> Table:
                 _para(text, _SMALL),
                 _para(f"<b>{_text(status)}</b>", _SMALL),
                 _para(evidence or "none found", _SMALL),
-                _para(_text(criterion.get("source")), _SMALL),
+                _para(_text(criterion.get("citation") or criterion.get("source")), _SMALL),  # the public source
             ]
         )
     widths = [0.6 * inch, 2.4 * inch, 0.8 * inch, 2.0 * inch, 1.5 * inch]
