@@ -66,3 +66,14 @@ def test_markup_in_record_text_is_printed_not_interpreted() -> None:
     check["criteria"][0]["evidence"][0]["summary"] = "<b>pain</b> & <unclosed"
     words = " ".join("\n".join(_pages(render_checklist_report(check, IDENTITY))).split())
     assert "<b>pain</b> & <unclosed" in words
+
+
+def test_clauses_cite_the_public_source_not_our_research_notes() -> None:
+    check = rfa_check_result()
+    check["criteria"] = [
+        {**criterion, "source": "policy-rules A.5 RFA-01 (S1, High)", "citation": "LCD L38773, Coverage Indications"}
+        for criterion in check["criteria"]
+    ]
+    text = "\n".join(_pages(render_checklist_report(check, IDENTITY)))
+    assert "LCD L38773, Coverage Indications" in text
+    assert "policy-rules" not in text
