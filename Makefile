@@ -9,12 +9,12 @@ FHIR_SERVER := sandbox/fhir-server
 CHROMIUM ?= /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 
-.PHONY: run test install python-deps node-deps browser lint typecheck imports pytest bench clean
+.PHONY: run test install python-deps node-deps browser lint typecheck imports pytest bench clean hapi-jar java
 
 run: install
 	$(BIN)/smart-app sandbox
 
-test: install browser lint pytest
+test: install browser hapi-jar lint pytest
 
 install: python-deps node-deps
 
@@ -51,3 +51,18 @@ bench: install
 
 clean:
 	rm -rf $(VENV) $(FHIR_SERVER)/node_modules .pytest_cache .mypy_cache .ruff_cache
+
+# The HAPI FHIR sandbox (sandbox/hapi-server): built once into its jar (the jar is the stamp; it is rebuilt only when
+# the pom or a source changes). Maven caches its downloads in ~/.m2 between runs. Java 17 and Maven from Debian.
+HAPI_SERVER := sandbox/hapi-server
+HAPI_JAR := $(HAPI_SERVER)/target/hapi-sandbox.jar
+hapi-jar: $(HAPI_JAR)
+$(HAPI_JAR): $(HAPI_SERVER)/pom.xml $(shell find $(HAPI_SERVER)/src -type f 2>/dev/null)
+	@$(MAKE) --no-print-directory java
+	mvn -B -q -f $(HAPI_SERVER)/pom.xml package
+
+java:
+	@if ! command -v mvn >/dev/null || ! command -v java >/dev/null; then \
+		echo "installing Debian's Java 17 and Maven for the HAPI sandbox"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq openjdk-17-jdk-headless maven >/dev/null; \
+	fi
