@@ -57,3 +57,10 @@ def hapi_defaults(request: pytest.FixtureRequest) -> Iterator[None]:
     yield
     if "hapi_server" in request.fixturenames:
         request.getfixturevalue("hapi_server").configure()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The first HAPI test also waits for the server to start (minutes on a busy 2-core machine)."""
+    for item in items:
+        if "tests/hapi/" in str(item.path).replace("\\", "/"):
+            item.add_marker(pytest.mark.timeout(900))

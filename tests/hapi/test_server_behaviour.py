@@ -41,15 +41,23 @@ def test_a_stale_if_match_is_a_version_conflict(hapi_server: Any) -> None:
         client.update({**current, "gender": "other"}, if_match=current["meta"]["versionId"])
     assert raised.value.status in (409, 412)
     assert raised.value.diagnostics and "HAPI-" in raised.value.diagnostics
-    raw = requests.put(f"{hapi_server.base_url}/Patient/{current['id']}", json={**current, "gender": "other"},
-                       headers={**FHIR_JSON, "If-Match": 'W/"1"'}, timeout=30)  # fmt: skip
+    raw = requests.put(
+        f"{hapi_server.base_url}/Patient/{current['id']}",
+        json={**current, "gender": "other"},
+        headers={**FHIR_JSON, "If-Match": 'W/"1"'},
+        timeout=30,
+    )
     assert raw.status_code == 412 or raw.status_code == 409
     assert raw.json()["resourceType"] == "OperationOutcome"
 
 
 def test_an_invalid_resource_is_400_with_an_operation_outcome(hapi_server: Any) -> None:
-    answer = requests.post(f"{hapi_server.base_url}/Patient", json={"resourceType": "Patient", "gender": "sometimes"},
-                           headers=FHIR_JSON, timeout=30)  # fmt: skip
+    answer = requests.post(
+        f"{hapi_server.base_url}/Patient",
+        json={"resourceType": "Patient", "gender": "sometimes"},
+        headers=FHIR_JSON,
+        timeout=30,
+    )
     assert answer.status_code == 400
     outcome = answer.json()
     assert outcome["resourceType"] == "OperationOutcome" and outcome["issue"][0]["severity"] == "error"
@@ -77,8 +85,11 @@ def test_paging_past_the_end(hapi_server: Any, many_patients: str) -> None:
     first = requests.get(f"{hapi_server.base_url}/Patient", params={"family": many_patients}, timeout=60).json()
     next_url = next(link["url"] for link in first["link"] if link["relation"] == "next")
     search_id = next_url.split("_getpages=")[1].split("&")[0]
-    past = requests.get(hapi_server.base_url, params={"_getpages": search_id, "_getpagesoffset": "1000",
-                                                     "_count": "20", "_bundletype": "searchset"}, timeout=60)  # fmt: skip
+    past = requests.get(
+        hapi_server.base_url,
+        params={"_getpages": search_id, "_getpagesoffset": "1000", "_count": "20", "_bundletype": "searchset"},
+        timeout=60,
+    )
     assert past.status_code in (200, 400, 410)
     if past.status_code == 200:
         assert past.json().get("entry", []) == []
@@ -92,12 +103,20 @@ def test_paging_past_the_end(hapi_server: Any, many_patients: str) -> None:
 def test_patient_everything_with_a_type_filter(hapi_server: Any) -> None:
     client = FhirClient(hapi_server.base_url)
     someone = client.create(patient("Everything")).resource["id"]
-    client.create({"resourceType": "Condition", "subject": {"reference": f"Patient/{someone}"},
-                   "code": {"text": "low back pain"}})  # fmt: skip
-    client.create({"resourceType": "Observation", "status": "final", "code": {"text": "pain score"},
-                   "subject": {"reference": f"Patient/{someone}"}})  # fmt: skip
-    answer = requests.get(f"{hapi_server.base_url}/Patient/{someone}/$everything",
-                          params={"_type": "Patient,Condition"}, timeout=60)  # fmt: skip
+    client.create(
+        {"resourceType": "Condition", "subject": {"reference": f"Patient/{someone}"}, "code": {"text": "low back pain"}}
+    )
+    client.create(
+        {
+            "resourceType": "Observation",
+            "status": "final",
+            "code": {"text": "pain score"},
+            "subject": {"reference": f"Patient/{someone}"},
+        }
+    )
+    answer = requests.get(
+        f"{hapi_server.base_url}/Patient/{someone}/$everything", params={"_type": "Patient,Condition"}, timeout=60
+    )
     assert answer.status_code == 200
     types = sorted(entry["resource"]["resourceType"] for entry in answer.json()["entry"])
     assert types == ["Condition", "Patient"]
@@ -117,8 +136,12 @@ def test_validate_against_an_installed_guide(hapi_server: Any) -> None:
 
 
 def test_bulk_export_is_on(hapi_server: Any) -> None:
-    kickoff = requests.get(f"{hapi_server.base_url}/$export", params={"_type": "Patient"},
-                           headers={"Accept": "application/fhir+json", "Prefer": "respond-async"}, timeout=60)  # fmt: skip
+    kickoff = requests.get(
+        f"{hapi_server.base_url}/$export",
+        params={"_type": "Patient"},
+        headers={"Accept": "application/fhir+json", "Prefer": "respond-async"},
+        timeout=60,
+    )
     assert kickoff.status_code == 202, kickoff.text[:300]
     assert "$export-poll-status" in kickoff.headers["Content-Location"]
 
@@ -131,9 +154,9 @@ def test_tokens_and_scopes_are_checked_in_front_of_hapi(hapi_server: Any, hapi_a
     with pytest.raises(FhirUnauthorized):
         FhirClient(hapi_server.base_url).read("Patient", mine)
     with pytest.raises(FhirUnauthorized):
-        FhirClient(hapi_server.base_url, token="not-a-token").read("Patient", mine)
+        FhirClient(hapi_server.base_url, token_source=lambda: "not-a-token").read("Patient", mine)
     token = hapi_auth_server.issue_token("patient/Patient.rs patient/Condition.rs", patient=mine, lifetime=300)
-    scoped = FhirClient(hapi_server.base_url, token=token)
+    scoped = FhirClient(hapi_server.base_url, token_source=lambda: token)
     assert scoped.read("Patient", mine)["id"] == mine
     with pytest.raises(FhirForbidden):
         scoped.read("Patient", other)
