@@ -12,10 +12,17 @@ import requests
 from click.testing import CliRunner
 
 from smart_app.cli import main
+from smart_app.sandbox.seed.sandbox_user import sandbox_user_bundle
 from tests.conftest import CASES_DIR
 
 pytestmark = pytest.mark.sandbox
-PRACTITIONER = "Practitioner/5a1d9c0e-7d2b-5f4e-8c3a-1b2d3e4f5a6b"
+# HAPI enforces referential integrity on write (HAPI-1094), so the ordering user must exist: the sandbox user.
+SANDBOX_USER = sandbox_user_bundle()
+PRACTITIONER = next(
+    f"Practitioner/{entry['resource']['id']}"
+    for entry in SANDBOX_USER["entry"]
+    if entry["resource"]["resourceType"] == "Practitioner"
+)
 ORDERS = {
     "lumbar-rfa-initial-ready": ["--procedure", "radiofrequency-ablation", "--levels", "L4-L5,L5-S1"],
     "lumbar-mbb-first-ready": ["--procedure", "medial-branch-block", "--intent", "diagnostic",
@@ -68,6 +75,7 @@ def references(node: Any) -> list[str]:
 def test_ordering_twice_for_several_patients_writes_each_order_once(hapi_server: Any, tmp_path: Path) -> None:
     hapi_server.reset()
     base = hapi_server.base_url
+    assert requests.post(base, json=SANDBOX_USER, timeout=120).status_code == 200
     for name, flags in ORDERS.items():
         patient = load_case(base, name)
         before = inventory(base)

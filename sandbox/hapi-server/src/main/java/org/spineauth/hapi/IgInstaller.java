@@ -12,8 +12,9 @@ import java.util.stream.Stream;
 import org.hl7.fhir.utilities.npm.NpmPackage;
 
 /**
- * Installs the IG packages ({@code *.tgz}) found in the given folders from file, never from the network: stored in
- * HAPI's package cache (STORE_ONLY), which its validation support chain reads for {@code $validate}.
+ * Installs the IG packages ({@code *.tgz}) found in the given folders from file, never from the network: each is
+ * stored in HAPI's package cache and its StructureDefinitions installed as resources, where {@code $validate} finds
+ * the profiles (HAPI 8.8's validator did not resolve profiles from packages installed STORE_ONLY: measured).
  */
 final class IgInstaller {
 	private IgInstaller() {}
@@ -34,7 +35,8 @@ final class IgInstaller {
 						.setVersion(npm.version())
 						.setPackageContents(contents)
 						.setFetchDependencies(false)
-						.setInstallMode(PackageInstallationSpec.InstallModeEnum.STORE_ONLY));
+						.setInstallMode(PackageInstallationSpec.InstallModeEnum.STORE_AND_INSTALL)
+						.addInstallResourceTypes("StructureDefinition"));
 				installed.add(npm.name() + "#" + npm.version());
 			}
 		}
