@@ -30,8 +30,8 @@ def essentials(result: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def loaded(hapi_server: Any) -> dict[str, Any]:
-    """Every shared case bundle (a transaction of PUTs) and every seed patient, once."""
-    hapi_server.reset()
+    """Every shared case bundle (a transaction of PUTs) and every seed patient, once. No reset: the PUTs are
+    idempotent, and `/admin/reset` would expunge the installed IG profiles too."""
     for path in sorted(CASES_DIR.glob("*.bundle.json")):
         answer = requests.post(hapi_server.base_url, json=json.loads(path.read_text()), timeout=120)
         assert answer.status_code == 200, f"{path.name}: {answer.text[:500]}"

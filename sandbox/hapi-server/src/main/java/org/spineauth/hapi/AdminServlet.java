@@ -15,7 +15,7 @@ import java.io.IOException;
 /**
  * The same admin calls as the Node sandbox, for tests on loopback: {@code GET|POST /admin/config}
  * ({@code requireAuth}, {@code delayMs}, {@code defaultCount}), {@code GET /admin/stats}, {@code POST
- * /admin/stats/reset} and {@code POST /admin/reset} (expunge every resource).
+ * /admin/stats/reset} and {@code POST /admin/reset} (expunge every resource, the installed IG profiles too).
  */
 final class AdminServlet extends HttpServlet {
 	private final transient SandboxRuntime runtime;
