@@ -10,12 +10,12 @@ ASSETS := assets
 CHROMIUM ?= /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 
-.PHONY: run test install python-deps node-deps browser services lint typecheck imports pytest bench bench-load clean
+.PHONY: run test install python-deps node-deps browser services lint typecheck imports pytest bench bench-load clean hapi-jar java
 
 run: install
 	$(BIN)/smart-app sandbox
 
-test: install browser services lint pytest
+test: install browser services hapi-jar lint pytest
 
 install: python-deps node-deps
 
@@ -76,6 +76,21 @@ VALIDATOR := tools/fhir-validator
 .PHONY: fhir-validator
 fhir-validator: $(VALIDATOR)/target/fhir-validator.jar
 $(VALIDATOR)/target/fhir-validator.jar: $(VALIDATOR)/pom.xml $(wildcard $(VALIDATOR)/src/main/java/spineauth/validator/*.java)
-	@command -v mvn >/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq maven default-jdk-headless >/dev/null; }
+	@$(MAKE) --no-print-directory java
 	mvn -q -B -f $(VALIDATOR)/pom.xml package -DskipTests
 pytest: fhir-validator
+
+# The HAPI FHIR sandbox (sandbox/hapi-server): built once into its jar (the jar is the stamp; it is rebuilt only when
+# the pom or a source changes). Maven caches its downloads in ~/.m2 between runs. Java 17 and Maven from Debian.
+HAPI_SERVER := sandbox/hapi-server
+HAPI_JAR := $(HAPI_SERVER)/target/hapi-sandbox.jar
+hapi-jar: $(HAPI_JAR)
+$(HAPI_JAR): $(HAPI_SERVER)/pom.xml $(shell find $(HAPI_SERVER)/src -type f 2>/dev/null)
+	@$(MAKE) --no-print-directory java
+	mvn -B -q -f $(HAPI_SERVER)/pom.xml package
+
+java:
+	@if ! command -v mvn >/dev/null || ! command -v java >/dev/null; then \
+		echo "installing Debian's Java 17 and Maven for the HAPI sandbox"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq openjdk-17-jdk-headless maven >/dev/null; \
+	fi

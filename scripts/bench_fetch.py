@@ -1,6 +1,6 @@
 """Benchmark: our record fetch vs a naive sequential one, against the sandbox FHIR server with injected latency.
 
-    .venv/bin/python scripts/bench_fetch.py [--delay-ms 50] [--resources 2000] [--repeat 3]
+    .venv/bin/python scripts/bench_fetch.py [--engine node|hapi] [--delay-ms 50] [--resources 2000] [--repeat 3]
 
 Starts the sandbox FHIR server on a free loopback port, loads one patient with about 2,000 resources spread over
 every type the record reads (`smart_app.sandbox.seed.build_large_record`), sets the server's per-request delay,
@@ -8,7 +8,9 @@ then in the same run times:
 - ours: `fetch_patient_record` (one batch, then every type's `next` pages concurrently, `_count` = 200);
 - naive: the way fhirclient reads a record: one search per type with the server's default page size, pages one
   after another, each resource parsed into its R4B model;
-and prints both wall times (median of --repeat runs), CPU times, request counts (ours, and the server's own
+- everything: where the server offers it (HAPI), `Patient/{id}/$everything` with `_type` limited to the types the
+  record reads and `_count` = 200, its pages followed one after another;
+and prints the wall times (median of --repeat runs), CPU times, request counts (ours, and the server's own
 count) and the ratio; then both again at 0 ms.
 """
 
@@ -26,7 +28,8 @@ import requests
 from smart_app.fhir.client import FhirClient
 from smart_app.fhir.paging import next_link
 from smart_app.fhir.record import RECORD_PAGE_SIZE, RECORD_SEARCHES, fetch_patient_record
-from smart_app.sandbox.fhir_server import start_fhir_server
+from smart_app.sandbox.fhir_server import FhirServerHandle, start_fhir_server
+from smart_app.sandbox.hapi_server import rss_megabytes, start_hapi_server
 from smart_app.sandbox.seed import build_large_record
 
 
@@ -45,10 +48,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--delay-ms", type=int, default=50, help="injected latency per FHIR request")
     parser.add_argument("--resources", type=int, default=2000, help="size of the large record")
     parser.add_argument("--repeat", type=int, default=3, help="runs per measurement; the median is shown")
+    parser.add_argument("--engine", choices=("node", "hapi"), default="node", help="the sandbox FHIR server to run")
     args = parser.parse_args(argv)
     repeat = max(1, args.repeat)
 
-    handle = start_fhir_server()
+    started = time.perf_counter()
+    handle = start_hapi_server() if args.engine == "hapi" else start_fhir_server()
+    print(f"{args.engine} server up in {time.perf_counter() - started:.1f} s, {_rss(handle)}")
+    everything: list[Timing] = []
     try:
         handle.reset()
         handle.configure(delay_ms=0)
@@ -59,15 +66,26 @@ def main(argv: list[str] | None = None) -> int:
         fetch_patient_record(FhirClient(handle.base_url), patient_id)  # warm caches (imports, R4B schemas, server)
         ours = time_it(handle, "ours", lambda: ours_fetch(handle.base_url, patient_id), repeat)
         naive = time_it(handle, "naive", lambda: naive_fetch(handle.base_url, patient_id), repeat)
+        if offers_everything(handle.base_url, patient_id):
+            everything.append(
+                time_it(handle, "everything", lambda: everything_fetch(handle.base_url, patient_id), repeat)
+            )
         handle.configure(delay_ms=0)
         ours_zero = time_it(handle, "ours", lambda: ours_fetch(handle.base_url, patient_id), repeat)
         naive_zero = time_it(handle, "naive", lambda: naive_fetch(handle.base_url, patient_id), repeat)
+        if everything:
+            everything.append(
+                time_it(handle, "everything", lambda: everything_fetch(handle.base_url, patient_id), repeat)
+            )
+        print(f"{args.engine} server after the runs: {_rss(handle)}")
     finally:
         handle.stop()
 
     print(f"\nmedian of {repeat} run(s); ours: batch + concurrent pages, _count={RECORD_PAGE_SIZE}; naive: sequential")
     print(f"{'fetch':<12}{'delay':>7}{'wall s':>9}{'cpu s':>8}{'requests':>10}{'server':>8}{'resources':>11}")
-    for timing, delay in ((ours, args.delay_ms), (naive, args.delay_ms), (ours_zero, 0), (naive_zero, 0)):
+    rows = [(ours, args.delay_ms), (naive, args.delay_ms), (ours_zero, 0), (naive_zero, 0)]
+    rows += list(zip(everything, (args.delay_ms, 0), strict=False))
+    for timing, delay in rows:
         print(
             f"{timing.label:<12}{delay:>5}ms{timing.seconds:>9.2f}{timing.cpu_seconds:>8.2f}"
             f"{timing.requests:>10}{timing.server_requests:>8}{timing.resources:>11}"
@@ -76,7 +94,14 @@ def main(argv: list[str] | None = None) -> int:
         f"\nat {args.delay_ms} ms: ours is {naive.seconds / ours.seconds:.1f}x faster "
         f"with {naive.requests / max(ours.requests, 1):.1f}x fewer requests ({ours.requests} vs {naive.requests})"
     )
-    if ours.resources != naive.resources:
+    if everything:
+        print(
+            f"at {args.delay_ms} ms: $everything takes {everything[0].seconds:.2f} s in {everything[0].requests} "
+            f"requests, ours {ours.seconds:.2f} s in {ours.requests}"
+        )
+    else:
+        print("this server does not offer Patient/$everything")
+    if ours.resources != naive.resources or any(run.resources != ours.resources for run in everything):
         print(f"MISMATCH: ours read {ours.resources} resources, naive {naive.resources}", file=sys.stderr)
         return 1
     return 0
@@ -130,6 +155,32 @@ def naive_fetch(base_url: str, patient_id: str) -> tuple[int, int]:
                 count += 1
             url = next_link(page, base_url=base_url)
     return sent, count
+
+
+def offers_everything(base_url: str, patient_id: str) -> bool:
+    answer = requests.get(f"{base_url}/Patient/{patient_id}/$everything", params={"_count": "1"}, timeout=(5, 120))
+    return answer.status_code == 200
+
+
+def everything_fetch(base_url: str, patient_id: str) -> tuple[int, int]:
+    """`Patient/$everything` limited to the record's types, pages followed in turn; resources counted once."""
+    session = requests.Session()
+    types = ",".join(["Patient", *RECORD_SEARCHES])
+    url: str | None = f"{base_url}/Patient/{patient_id}/$everything?_type={types}&_count={RECORD_PAGE_SIZE}"
+    sent, seen = 0, set()
+    while url:
+        response = session.get(url, headers={"Accept": "application/fhir+json"}, timeout=(5, 120))
+        sent += 1
+        response.raise_for_status()
+        page = response.json()
+        seen.update(f"{e['resource']['resourceType']}/{e['resource']['id']}" for e in page.get("entry", []))
+        url = next_link(page, base_url=base_url)
+    return sent, len(seen)
+
+
+def _rss(handle: FhirServerHandle) -> str:
+    rss = rss_megabytes(handle.process.pid)
+    return "RSS unknown" if rss is None else f"RSS {rss:.0f} MiB"
 
 
 def load_large_record(base_url: str, size: int) -> tuple[str, int]:

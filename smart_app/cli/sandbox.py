@@ -28,6 +28,7 @@ from smart_app.config import DEFAULTS
 from smart_app.sandbox.auth import AuthServerHandle, ClientRegistration, start_auth_server
 from smart_app.sandbox.auth.registration import AuthMethod
 from smart_app.sandbox.fhir_server import FhirServerError, FhirServerHandle, start_fhir_server
+from smart_app.sandbox.hapi_server import rss_megabytes, start_hapi_server
 from smart_app.sandbox.seed import SeedLoadError, seed_server
 from smart_app.web.server import make_app_server
 
@@ -155,6 +156,19 @@ def open_settings(fhir: FhirServerHandle, *, instance: Path) -> dict[str, Any]:
 @click.option("--open", "open_server", is_flag=True, help="Run the FHIR server without auth (open-server mode).")
 @click.option("--no-seed", is_flag=True, help="Start with an empty FHIR server.")
 @click.option(
+    "--engine",
+    type=click.Choice(["node", "hapi"]),
+    default="node",
+    show_default=True,
+    help="The FHIR server: our Node sandbox (Medplum's engine) or HAPI FHIR's JPA server (`make hapi-jar` builds it).",
+)
+@click.option(
+    "--hapi-igs",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=None,
+    help="With --engine hapi: a folder of IG packages (*.tgz) to install from file for $validate.",
+)
+@click.option(
     "--instance",
     type=click.Path(file_okay=False, path_type=Path),
     default=Path("instance"),
@@ -162,21 +176,42 @@ def open_settings(fhir: FhirServerHandle, *, instance: Path) -> dict[str, Any]:
     help="Folder for the app's database and generated keys.",
 )
 def sandbox(
-    app_port: int, auth_port: int, fhir_port: int, client_auth: str, open_server: bool, no_seed: bool, instance: Path
+    app_port: int,
+    auth_port: int,
+    fhir_port: int,
+    client_auth: str,
+    open_server: bool,
+    no_seed: bool,
+    engine: str,
+    hapi_igs: Path | None,
+    instance: Path,
 ) -> None:
     """Start the sandbox EHR and the app with seeded patients; print the launch page URL."""
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     ports = {name: port_or_free(port) for name, port in (("app", app_port), ("auth", auth_port), ("fhir", fhir_port))}
     introspection_secret = secrets.token_urlsafe(24)
     started = time.monotonic()
+    auth_base = None if open_server else f"http://{HOST}:{ports['auth']}"
+    introspection_client = None if open_server else (RESOURCE_SERVER_ID, introspection_secret)
     try:
-        fhir = start_fhir_server(
-            port=ports["fhir"],
-            auth_base=None if open_server else f"http://{HOST}:{ports['auth']}",
-            introspection_client=None if open_server else (RESOURCE_SERVER_ID, introspection_secret),
-            require_auth=not open_server,
-            log_path=instance / "fhir-server.log",
-        )
+        if engine == "hapi":
+            click.echo("starting HAPI FHIR (JPA server, H2 in memory); this takes a minute or more …")
+            fhir = start_hapi_server(
+                port=ports["fhir"],
+                auth_base=auth_base,
+                introspection_client=introspection_client,
+                require_auth=not open_server,
+                igs=hapi_igs,
+                log_path=instance / "hapi-server.log",
+            )
+        else:
+            fhir = start_fhir_server(
+                port=ports["fhir"],
+                auth_base=auth_base,
+                introspection_client=introspection_client,
+                require_auth=not open_server,
+                log_path=instance / "fhir-server.log",
+            )
     except FhirServerError as error:
         raise SandboxStartError(f"sandbox FHIR server did not start: {error}") from error
     auth = start_auth_server(
@@ -190,6 +225,7 @@ def sandbox(
         raise
     click.echo(running[0].summary(open_server=open_server))
     click.echo(f"\n  (started in {time.monotonic() - started:.1f} s)")
+    click.echo(f"  FHIR engine: {engine}, up in {fhir.startup_seconds:.1f} s, {_memory(fhir)}")
     sys.stdout.flush()
     server = running[1]
     signal.signal(signal.SIGTERM, _stop_on_sigterm)  # `kill`, `timeout`, a supervisor: stop as cleanly as Ctrl+C
@@ -201,6 +237,11 @@ def sandbox(
         server.server_close()
         auth.stop()
         fhir.stop()
+
+
+def _memory(fhir: FhirServerHandle) -> str:
+    rss = rss_megabytes(fhir.process.pid)
+    return "resident memory unknown" if rss is None else f"resident memory {rss:.0f} MiB"
 
 
 def _stop_on_sigterm(_signal_number: int, _frame: object) -> None:
