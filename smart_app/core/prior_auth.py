@@ -192,4 +192,3 @@ def needs_attention(status: str, due: DueState, expiring: bool) -> bool:
     """Staff have something to do: prepare or submit it, answer a denial or a modification, chase a late payer,
     renew an authorization about to run out."""
     return status in (DRAFT, READY, DENIED, MODIFIED, PARTIALLY_APPROVED) or due in ("due-soon", "overdue") or expiring
-

@@ -42,18 +42,18 @@ def _refuse_audit_changes(session: Session, _context: Any, _instances: Any) -> N
 
 
 _SQLITE_GUARDS = [
-    DDL(
+    DDL(  # type: ignore[no-untyped-call]
         f"CREATE TRIGGER IF NOT EXISTS audit_events_no_{verb.lower()} BEFORE {verb} ON audit_events "
         "BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END"
     )
     for verb in ("UPDATE", "DELETE")
 ]
 _POSTGRES_GUARD = [
-    DDL(
+    DDL(  # type: ignore[no-untyped-call]
         "CREATE OR REPLACE FUNCTION audit_events_append_only() RETURNS trigger LANGUAGE plpgsql AS "
         "$$ BEGIN RAISE EXCEPTION 'audit_events is append-only'; END $$"
     ),
-    DDL(
+    DDL(  # type: ignore[no-untyped-call]
         "CREATE TRIGGER audit_events_no_change BEFORE UPDATE OR DELETE ON audit_events "
         "FOR EACH ROW EXECUTE FUNCTION audit_events_append_only()"
     ),
@@ -100,10 +100,18 @@ def events(db: Session, *, launch_id: str | None = None, event: str | None = Non
 
 
 def recent_events(
-    db: Session, *, offset: int = 0, limit: int = 100, subject: str | None = None, event_prefix: str | None = None
+    db: Session,
+    *,
+    offset: int = 0,
+    limit: int = 100,
+    subject: str | None = None,
+    event_prefix: str | None = None,
+    ehr_name: str | None = None,
 ) -> tuple[list[AuditEvent], int]:
     """A page of the log, newest first, and how many events match (for the staff audit view)."""
     conditions = []
+    if ehr_name:
+        conditions.append(AuditEvent.ehr_name == ehr_name)
     if subject:
         conditions.append(AuditEvent.subject == subject)
     if event_prefix:

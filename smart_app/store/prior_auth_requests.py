@@ -122,6 +122,7 @@ class WorklistQuery:
     page: int = 1
     page_size: int = 50
     me: str = ""
+    ehr_name: str = ""  # the practice's EHR: a launch sees the requests of its own EHR only
 
 
 @dataclass(frozen=True)
@@ -238,8 +239,15 @@ class PriorAuthStore:
                 _fill(row, entry)
                 row.updated_at = now
                 db.flush()
-                _event(db, row.id, now, actor, "status" if created else "note", to_status=row.status,
-                       note="draft order saved" if created else "draft order saved again")
+                _event(
+                    db,
+                    row.id,
+                    now,
+                    actor,
+                    "status" if created else "note",
+                    to_status=row.status,
+                    note="draft order saved" if created else "draft order saved again",
+                )
             return _view(row, now), created
 
     def get(self, request_id: str, *, now: float) -> PriorAuthRequest:
@@ -281,7 +289,9 @@ class PriorAuthStore:
     def history(self, request_id: str) -> list[RequestEvent]:
         with self.database.session() as db:
             rows = db.scalars(
-                select(PriorAuthEventRow).where(PriorAuthEventRow.request_id == request_id).order_by(PriorAuthEventRow.id)
+                select(PriorAuthEventRow)
+                .where(PriorAuthEventRow.request_id == request_id)
+                .order_by(PriorAuthEventRow.id)
             )
             return [RequestEvent(r.at, r.actor, r.kind, r.from_status, r.to_status, r.note) for r in rows]
 
@@ -292,7 +302,8 @@ class PriorAuthStore:
                 select(ClaimResponseRow).where(ClaimResponseRow.request_id == request_id).order_by(ClaimResponseRow.id)
             )
             return [
-                {"received_at": r.received_at, "via": r.via, "resource": json.loads(r.claim_response_json)} for r in rows
+                {"received_at": r.received_at, "via": r.via, "resource": json.loads(r.claim_response_json)}
+                for r in rows
             ]
 
     # --- changes -------------------------------------------------------------------------------------------------
@@ -360,7 +371,9 @@ class PriorAuthStore:
         with self.database.session() as db:
             db.execute(update(PriorAuthRequestRow).where(PriorAuthRequestRow.id == request_id).values(sending=False))
 
-    def mark_submitted(self, request_id: str, *, actor: str, now: float, priority: str | None = None) -> PriorAuthRequest:
+    def mark_submitted(
+        self, request_id: str, *, actor: str, now: float, priority: str | None = None
+    ) -> PriorAuthRequest:
         """Ready → submitted: the payer received it now, so the decision clock starts now."""
         with self.database.session() as db:
             row = _row(db, request_id, lock=True)
@@ -368,30 +381,58 @@ class PriorAuthStore:
             if priority in ("standard", "expedited"):
                 row.priority = priority
             received = _dt(now)
-            due = lifecycle.decision_due(received, "expedited" if row.priority == "expedited" else "standard", row.program)
+            due = lifecycle.decision_due(
+                received, "expedited" if row.priority == "expedited" else "standard", row.program
+            )
             row.status = lifecycle.SUBMITTED
             row.submitted_at = row.received_at = now
             row.due_at = due.timestamp()
             row.warn_at = (due - lifecycle.warning_window(received, due)).timestamp()
             row.updated_at = now
-            _event(db, row.id, now, actor, "submit", from_status=lifecycle.READY, to_status=lifecycle.SUBMITTED,
-                   note=f"sent to {row.payer_id}; decision due {due.isoformat(timespec='minutes')}")
+            _event(
+                db,
+                row.id,
+                now,
+                actor,
+                "submit",
+                from_status=lifecycle.READY,
+                to_status=lifecycle.SUBMITTED,
+                note=f"sent to {row.payer_id}; decision due {due.isoformat(timespec='minutes')}",
+            )
             return _view(row, now)
 
     def keep_claim_response(self, request_id: str, resource: dict[str, Any], *, via: str, now: float) -> None:
         with self.database.session() as db:
-            db.add(ClaimResponseRow(request_id=request_id, received_at=now, via=via,
-                                    claim_response_json=json.dumps(resource, sort_keys=True)))
+            db.add(
+                ClaimResponseRow(
+                    request_id=request_id,
+                    received_at=now,
+                    via=via,
+                    claim_response_json=json.dumps(resource, sort_keys=True),
+                )
+            )
 
     def expire_lapsed(self, *, now: float) -> list[str]:
         """Move every authorization whose period has ended to expired (the system's move); their ids."""
         today = _dt(now).date().isoformat()
         with self.database.session() as db:
-            ids = list(db.scalars(select(PriorAuthRequestRow.id).where(
-                PriorAuthRequestRow.status.in_(sorted(lifecycle.AUTHORIZED)), PriorAuthRequestRow.auth_end < today)))
+            ids = list(
+                db.scalars(
+                    select(PriorAuthRequestRow.id).where(
+                        PriorAuthRequestRow.status.in_(sorted(lifecycle.AUTHORIZED)),
+                        PriorAuthRequestRow.auth_end < today,
+                    )
+                )
+            )
         for request_id in ids:
-            self.transition(request_id, lifecycle.EXPIRED, actor_kind="system", actor="spine-auth", now=now,
-                            note="the authorization period ended")
+            self.transition(
+                request_id,
+                lifecycle.EXPIRED,
+                actor_kind="system",
+                actor="spine-auth",
+                now=now,
+                note="the authorization period ended",
+            )
         return ids
 
     # --- query building ------------------------------------------------------------------------------------------
@@ -401,17 +442,26 @@ class PriorAuthStore:
         today = _dt(now).date()
         soon = (today + lifecycle.EXPIRY_REMINDER).isoformat()
         conditions: list[ColumnElement[bool]] = []
+        if query.ehr_name:
+            conditions.append(table.ehr_name == query.ehr_name)
         if query.view == "attention":
-            conditions.append(or_(
-                table.status.in_(ACTION_STATUSES),
-                and_(table.status.in_(sorted(lifecycle.WAITING_ON_PAYER)), table.warn_at <= now),
-                and_(table.status.in_(sorted(lifecycle.AUTHORIZED)), table.auth_end <= soon),
-            ))
+            conditions.append(
+                or_(
+                    table.status.in_(ACTION_STATUSES),
+                    and_(table.status.in_(sorted(lifecycle.WAITING_ON_PAYER)), table.warn_at <= now),
+                    and_(table.status.in_(sorted(lifecycle.AUTHORIZED)), table.auth_end <= soon),
+                )
+            )
         elif query.view == "mine":
             conditions.append(table.assignee == query.me)
         elif query.view == "expiring":
-            conditions.append(and_(table.status.in_(sorted(lifecycle.AUTHORIZED)), table.auth_end >= today.isoformat(),
-                                   table.auth_end <= soon))
+            conditions.append(
+                and_(
+                    table.status.in_(sorted(lifecycle.AUTHORIZED)),
+                    table.auth_end >= today.isoformat(),
+                    table.auth_end <= soon,
+                )
+            )
         elif query.view == "open":
             conditions.append(table.status.not_in(sorted(lifecycle.CLOSED)))
         if query.status:
@@ -467,8 +517,17 @@ def _event(
     to_status: str = "",
     note: str = "",
 ) -> None:
-    db.add(PriorAuthEventRow(request_id=request_id, at=now, actor=actor[:200], kind=kind,
-                             from_status=from_status, to_status=to_status, note=note))
+    db.add(
+        PriorAuthEventRow(
+            request_id=request_id,
+            at=now,
+            actor=actor[:200],
+            kind=kind,
+            from_status=from_status,
+            to_status=to_status,
+            note=note,
+        )
+    )
 
 
 def days_from(epoch: float, days: int) -> str:

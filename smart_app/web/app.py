@@ -41,6 +41,7 @@ def build_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from smart_app.web.orders import bp as orders_bp
     from smart_app.web.patient import bp as patient_bp
     from smart_app.web.services import init_services
+    from smart_app.web.worklist_blueprints import register_prior_auth
 
     init_services(app)
     app.teardown_appcontext(close_fhir_clients)
@@ -52,6 +53,7 @@ def build_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(patient_bp)
     app.register_blueprint(checklist_bp)
     app.register_blueprint(orders_bp)
+    register_prior_auth(app)
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:

@@ -35,6 +35,7 @@ from smart_app.web.errors import AppError
 from smart_app.web.evidence import is_viewable
 from smart_app.web.forms import CheckForm, values_from_multidict
 from smart_app.web.launch_context import LaunchContext, load_launch_context
+from smart_app.web.worklist_entry import enter_worklist
 from smart_app.workflow.order import OrderOutcome, render_report, save_draft_order, withdraw_draft_order
 
 bp = Blueprint("orders", __name__, url_prefix="/s/<launch_id>")
@@ -116,6 +117,7 @@ def _save(context: LaunchContext, form: CheckForm) -> tuple[LaunchCheck, OrderOu
         draft_store(),
         capabilities=None if context.is_open else context.capabilities,  # an open server decides for itself
     )
+    enter_worklist(context, check, outcome)  # the prior-authorization worklist picks the saved order up
     return check, outcome
 
 

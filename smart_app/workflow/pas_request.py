@@ -41,7 +41,9 @@ def build_pas_request(request: PriorAuthRequest, *, now: datetime, report_pdf: b
         "extension": [
             {
                 "url": f"{PAS}/StructureDefinition/extension-levelOfServiceType",
-                "valueCodeableConcept": {"coding": [{"system": X12_LEVEL_OF_SERVICE, "code": "U" if expedited else "E"}]},
+                "valueCodeableConcept": {
+                    "coding": [{"system": X12_LEVEL_OF_SERVICE, "code": "U" if expedited else "E"}]
+                },
             }
         ],
         "identifier": [{"system": TRN_SYSTEM, "value": ident}],
@@ -71,8 +73,9 @@ def build_pas_request(request: PriorAuthRequest, *, now: datetime, report_pdf: b
         claim["supportingInfo"] = [
             {
                 "sequence": 1,
-                "category": {"coding": [{"system": f"{PAS}/CodeSystem/PASSupportingInfoType",
-                                         "code": "additionalInformation"}]},
+                "category": {
+                    "coding": [{"system": f"{PAS}/CodeSystem/PASSupportingInfoType", "code": "additionalInformation"}]
+                },
                 "valueReference": {"reference": document_url},
             }
         ]
@@ -96,10 +99,14 @@ def _item(sequence: int, line: dict[str, Any], diagnoses: list[str], request: Pr
     return {
         "sequence": sequence,
         "extension": [
-            {"url": f"{PAS}/StructureDefinition/extension-requestType",
-             "valueCodeableConcept": {"coding": [{"system": X12_REQUEST_TYPE, "code": "HS"}]}},
-            {"url": f"{PAS}/StructureDefinition/extension-certificationType",
-             "valueCodeableConcept": {"coding": [{"system": X12_CERTIFICATION, "code": "I"}]}},
+            {
+                "url": f"{PAS}/StructureDefinition/extension-requestType",
+                "valueCodeableConcept": {"coding": [{"system": X12_REQUEST_TYPE, "code": "HS"}]},
+            },
+            {
+                "url": f"{PAS}/StructureDefinition/extension-certificationType",
+                "valueCodeableConcept": {"coding": [{"system": X12_CERTIFICATION, "code": "I"}]},
+            },
         ],
         "diagnosisSequence": [diagnoses.index(code) + 1 for code in line.get("diagnoses", []) if code in diagnoses][:4],
         "category": {"coding": [{"system": X12_SERVICE_TYPE, "code": "1"}]},
@@ -115,14 +122,23 @@ def _patient(request: PriorAuthRequest) -> dict[str, Any]:
     patient: dict[str, Any] = {
         "resourceType": "Patient",
         "meta": {"profile": [f"{PAS}/StructureDefinition/profile-beneficiary"]},
-        "name": [{"text": request.patient_name, "family": family or request.patient_name,
-                  **({"given": given.split()} if given else {})}],
+        "name": [
+            {
+                "text": request.patient_name,
+                "family": family or request.patient_name,
+                **({"given": given.split()} if given else {}),
+            }
+        ],
     }
     if request.birth_date:
         patient["birthDate"] = request.birth_date
     if request.mrn:
-        patient["identifier"] = [{"type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0203",
-                                                        "code": "MR"}]}, "value": request.mrn}]
+        patient["identifier"] = [
+            {
+                "type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": "MR"}]},
+                "value": request.mrn,
+            }
+        ]
     return patient
 
 
@@ -130,13 +146,18 @@ def _coverage(request: PriorAuthRequest, patient_url: str, insurer_url: str) -> 
     return {
         "resourceType": "Coverage",
         "meta": {"profile": [f"{PAS}/StructureDefinition/profile-coverage"]},
-        "identifier": [{"type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0203",
-                                             "code": "MB"}]}, "value": request.member_id or "unknown"}],
+        "identifier": [
+            {
+                "type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": "MB"}]},
+                "value": request.member_id or "unknown",
+            }
+        ],
         "status": "active",
         "subscriberId": request.member_id or "unknown",
         "beneficiary": {"reference": patient_url},
-        "relationship": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/subscriber-relationship",
-                                     "code": "self"}]},
+        "relationship": {
+            "coding": [{"system": "http://terminology.hl7.org/CodeSystem/subscriber-relationship", "code": "self"}]
+        },
         "payor": [{"reference": insurer_url}],
     }
 
@@ -156,10 +177,25 @@ def _document(pdf: bytes, patient_url: str, now: datetime) -> dict[str, Any]:
         "meta": {"profile": [f"{PAS}/StructureDefinition/profile-documentreference"]},
         "status": "current",
         "type": {"coding": [{"system": "http://loinc.org", "code": "103597-1"}]},
-        "category": [{"coding": [{"system": "http://hl7.org/fhir/us/core/CodeSystem/us-core-documentreference-category",
-                                  "code": "clinical-note"}]}],
+        "category": [
+            {
+                "coding": [
+                    {
+                        "system": "http://hl7.org/fhir/us/core/CodeSystem/us-core-documentreference-category",
+                        "code": "clinical-note",
+                    }
+                ]
+            }
+        ],
         "subject": {"reference": patient_url},
         "date": now.isoformat(timespec="seconds"),
-        "content": [{"attachment": {"contentType": "application/pdf", "data": base64.b64encode(pdf).decode("ascii"),
-                                    "title": "Prior-authorization checklist report"}}],
+        "content": [
+            {
+                "attachment": {
+                    "contentType": "application/pdf",
+                    "data": base64.b64encode(pdf).decode("ascii"),
+                    "title": "Prior-authorization checklist report",
+                }
+            }
+        ],
     }

@@ -97,7 +97,9 @@ def subscribe(payer: PayerRegistration, token: str, channel: NotifyChannel, http
     """Ask the payer to notify us (rest-hook, full-resource) when a pended request is decided (PAS §Subscription)."""
     subscription = {
         "resourceType": "Subscription",
-        "meta": {"profile": ["http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/backport-subscription"]},
+        "meta": {
+            "profile": ["http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/backport-subscription"]
+        },
         "status": "requested",
         "reason": "PAS pended prior-authorization decisions",
         "criteria": "http://hl7.org/fhir/us/davinci-pas/SubscriptionTopic/PASSubscriptionTopic",
@@ -106,14 +108,18 @@ def subscribe(payer: PayerRegistration, token: str, channel: NotifyChannel, http
             "endpoint": channel.endpoint,
             "payload": FHIR_JSON,
             "header": [channel.header],
-            "_payload": {"extension": [{
-                "url": "http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/backport-payload-content",
-                "valueCode": "full-resource"}]},
+            "_payload": {
+                "extension": [
+                    {
+                        "url": "http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/backport-payload-content",
+                        "valueCode": "full-resource",
+                    }
+                ]
+            },
         },
     }
     try:
-        response = http.post(f"{payer.fhir_base}/Subscription", json=subscription,
-                             headers=_headers(token), timeout=15)
+        response = http.post(f"{payer.fhir_base}/Subscription", json=subscription, headers=_headers(token), timeout=15)
     except requests.RequestException as error:
         raise SubmissionError("the payer's Subscription endpoint could not be reached") from error
     if response.status_code >= 300:
@@ -140,7 +146,8 @@ def submit_request(
     if not store.begin_sending(request_id, now=clock()):
         current = store.get(request_id, now=clock())
         raise SubmissionError(
-            "this request is being sent already" if current.status == lifecycle.READY
+            "this request is being sent already"
+            if current.status == lifecycle.READY
             else f"only a request that is ready to submit can be sent (this one is {current.status_label})"
         )
     try:
@@ -211,11 +218,13 @@ def review_actions(claim_response: dict[str, Any]) -> list[dict[str, str]]:
                 parts = {part.get("url"): part for part in extension.get("extension") or []}
                 code = ((parts.get("code") or {}).get("valueCodeableConcept") or {}).get("coding", [{}])[0]
                 reason = (parts.get("reasonCode") or {}).get("valueCodeableConcept") or {}
-                found.append({
-                    "code": str(code.get("code", "")),
-                    "reason": str(reason.get("text") or (reason.get("coding") or [{}])[0].get("code", "")),
-                    "number": str((parts.get("number") or {}).get("valueString", "")),
-                })
+                found.append(
+                    {
+                        "code": str(code.get("code", "")),
+                        "reason": str(reason.get("text") or (reason.get("coding") or [{}])[0].get("code", "")),
+                        "number": str((parts.get("number") or {}).get("valueString", "")),
+                    }
+                )
     return found
 
 

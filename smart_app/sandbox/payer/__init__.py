@@ -1,10 +1,10 @@
 """The sandbox payer: a PAS 2.2.1 prior-authorization endpoint on loopback, beside the sandbox EHR.
 
-    handle = start_payer_server(port=0)
-    handle.register_client("spine-auth", jwks_uri="http://127.0.0.1:8000/.well-known/jwks.json")
-    handle.fhir_base       → http://127.0.0.1:P/fhir   (Claim/$submit, Claim/$inquire, Subscription)
-    handle.set_switches(mode="pend", pend_seconds=1, then="deny", deny_reason="no-diagnosis")
-    handle.stats(), handle.reset(), handle.stop()
+handle = start_payer_server(port=0)
+handle.register_client("spine-auth", jwks_uri="http://127.0.0.1:8000/.well-known/jwks.json")
+handle.fhir_base       → http://127.0.0.1:P/fhir   (Claim/$submit, Claim/$inquire, Subscription)
+handle.set_switches(mode="pend", pend_seconds=1, then="deny", deny_reason="no-diagnosis")
+handle.stats(), handle.reset(), handle.stop()
 """
 
 from __future__ import annotations
@@ -63,7 +63,11 @@ class PayerHandle:
 
     def stats(self) -> dict[str, int]:
         with self.state.lock:
-            return {**self.state.stats, "subscriptions": len(self.state.subscriptions), "claims": len(self.state.claims)}
+            return {
+                **self.state.stats,
+                "subscriptions": len(self.state.subscriptions),
+                "claims": len(self.state.claims),
+            }
 
     def reset(self) -> None:
         self.state.reset()

@@ -12,12 +12,12 @@ Bad input is answered with a 400 OperationOutcome naming the element; a missing 
 
 from __future__ import annotations
 
-import secrets
+import json
 import time
 from typing import Any
 
 from flask import Flask, Response, jsonify, request
-from joserfc import jwt
+from joserfc import jws, jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
@@ -84,8 +84,15 @@ def create_payer_app(state: PayerState) -> Flask:
 
     @app.get("/fhir/metadata")
     def metadata() -> Response:
-        return _fhir({"resourceType": "CapabilityStatement", "status": "active", "kind": "instance",
-                      "fhirVersion": "4.0.1", "format": ["json"]})
+        return _fhir(
+            {
+                "resourceType": "CapabilityStatement",
+                "status": "active",
+                "kind": "instance",
+                "fhirVersion": "4.0.1",
+                "format": ["json"],
+            }
+        )
 
     @app.post("/auth/token")
     def token() -> Response:
@@ -97,8 +104,14 @@ def create_payer_app(state: PayerState) -> Flask:
         client_id = _verify_assertion(state, str(form["client_assertion"]))
         if client_id is None:
             return _token_error("invalid_client", "the client assertion was not accepted", 401)
-        return jsonify({"access_token": state.issue_token(client_id), "token_type": "Bearer",
-                        "expires_in": TOKEN_LIFETIME, "scope": form.get("scope", "system/Claim.c")})
+        return jsonify(
+            {
+                "access_token": state.issue_token(client_id),
+                "token_type": "Bearer",
+                "expires_in": TOKEN_LIFETIME,
+                "scope": form.get("scope", "system/Claim.c"),
+            }
+        )
 
     @app.post("/fhir/Claim/$submit")
     def submit() -> Response:
@@ -127,13 +140,18 @@ def create_payer_app(state: PayerState) -> Flask:
         entries = bundle.get("entry") or []
         claim = (entries[0].get("resource") or {}) if entries and isinstance(entries[0], dict) else {}
         if claim.get("resourceType") != "Claim" or not pas.claim_identifier(claim):
-            return _outcome(400, "the inquiry's first entry must be a Claim with the identifier submitted",
-                            path="Bundle.entry[0]", code="structure")
+            return _outcome(
+                400,
+                "the inquiry's first entry must be a Claim with the identifier submitted",
+                path="Bundle.entry[0]",
+                code="structure",
+            )
         with state.lock:
             record = state.claims.get(pas.claim_identifier(claim))
             if record is None or (client != "anonymous" and record.client_id != client):
-                return _outcome(404, "no prior authorization with that identifier", path="Claim.identifier",
-                                code="not-found")
+                return _outcome(
+                    404, "no prior authorization with that identifier", path="Claim.identifier", code="not-found"
+                )
             return _fhir(record.response)
 
     @app.post("/fhir/Subscription")
@@ -145,7 +163,9 @@ def create_payer_app(state: PayerState) -> Flask:
         channel = body.get("channel") if isinstance(body, dict) else None
         if not isinstance(body, dict) or body.get("resourceType") != "Subscription" or not isinstance(channel, dict):
             return _outcome(400, "a Subscription with a channel is required", path="Subscription", code="structure")
-        if channel.get("type") != "rest-hook" or not str(channel.get("endpoint", "")).startswith(("http://", "https://")):
+        if channel.get("type") != "rest-hook" or not str(channel.get("endpoint", "")).startswith(
+            ("http://", "https://")
+        ):
             return _outcome(400, "only rest-hook channels with an http(s) endpoint", path="Subscription.channel")
         stored = state.add_subscription(client, body)
         public = {k: v for k, v in stored.items() if not k.startswith("_")}
@@ -188,9 +208,12 @@ def _verify_assertion(state: PayerState, assertion: str) -> str | None:
     """The client id of a valid SMART Backend Services assertion (RS384/ES384 with kid, iss = sub = a registered
     client, aud = our token URL, exp at most 5 minutes ahead, jti never seen), else None."""
     try:
-        header = jwt.extract(assertion).headers()
-        unverified = jwt.extract(assertion).claims
-    except (JoseError, ValueError):
+        compact = jws.extract_compact(assertion.encode("ascii"))
+        header = compact.headers()
+        unverified = json.loads(compact.payload)
+    except (JoseError, ValueError, UnicodeError):
+        return None
+    if not isinstance(unverified, dict):
         return None
     client_id = unverified.get("sub")
     if header.get("alg") not in ASSERTION_ALGORITHMS or not header.get("kid") or client_id not in state.clients:
@@ -221,5 +244,3 @@ def _fetch_jwks(uri: str) -> Any:
     response = requests.get(uri, timeout=5)
     response.raise_for_status()
     return response.json()
-
-

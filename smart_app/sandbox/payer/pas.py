@@ -26,8 +26,13 @@ CLAIM_RESPONSE_PROFILE = f"{PAS}/StructureDefinition/profile-claimresponse"
 BACKPORT = "http://hl7.org/fhir/uv/subscriptions-backport"
 CPT = "http://www.ama-assn.org/go/cpt"
 ICD10 = "http://hl7.org/fhir/sid/icd-10-cm"
-REVIEW_TEXT = {"A1": "Certified in total", "A2": "Certified - partial", "A3": "Not certified", "A4": "Pended",
-               "A6": "Modified"}
+REVIEW_TEXT = {
+    "A1": "Certified in total",
+    "A2": "Certified - partial",
+    "A3": "Not certified",
+    "A4": "Pended",
+    "A6": "Modified",
+}
 
 
 class InvalidRequest(ValueError):
@@ -48,7 +53,8 @@ def operation_outcome(issues: list[tuple[str, str]], *, code: str = "structure")
     return {
         "resourceType": "OperationOutcome",
         "issue": [
-            {"severity": "error", "code": code, "diagnostics": message, "expression": [path]} for path, message in issues
+            {"severity": "error", "code": code, "diagnostics": message, "expression": [path]}
+            for path, message in issues
         ],
     }
 
@@ -248,8 +254,9 @@ def _item(decision: ItemDecision, auth_number: str, reasons: dict[str, str]) -> 
         "itemSequence": decision.sequence,
         "adjudication": [
             {
-                "category": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/adjudication",
-                                         "code": "submitted"}]},
+                "category": {
+                    "coding": [{"system": "http://terminology.hl7.org/CodeSystem/adjudication", "code": "submitted"}]
+                },
                 "extension": [{"url": REVIEW_ACTION_URL, "extension": review_action}],
             }
         ],
@@ -286,10 +293,18 @@ def notification_bundle(subscription: dict[str, Any], event_number: int, respons
         "type": "history",
         "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
         "entry": [
-            {"fullUrl": f"urn:uuid:{status['id']}", "resource": status, "request": {"method": "GET",
-             "url": f"Subscription/{subscription['id']}/$status"}, "response": {"status": "200"}},
-            {"fullUrl": focus, "resource": response, "request": {"method": "POST", "url": "Bundle"},
-             "response": {"status": "201"}},
+            {
+                "fullUrl": f"urn:uuid:{status['id']}",
+                "resource": status,
+                "request": {"method": "GET", "url": f"Subscription/{subscription['id']}/$status"},
+                "response": {"status": "200"},
+            },
+            {
+                "fullUrl": focus,
+                "resource": response,
+                "request": {"method": "POST", "url": "Bundle"},
+                "response": {"status": "201"},
+            },
         ],
     }
 

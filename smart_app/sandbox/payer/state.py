@@ -137,7 +137,9 @@ class PayerState:
             if record is None:
                 return
             claim = record.request_bundle["entry"][0]["resource"]
-            decisions = pas.uniform(claim, "A1") if then == "approve" else pas.uniform(claim, "A3", switches.deny_reason)
+            decisions = (
+                pas.uniform(claim, "A1") if then == "approve" else pas.uniform(claim, "A3", switches.deny_reason)
+            )
             record.response = pas.response_bundle(
                 record.request_bundle, decisions, auth_number=record.auth_number, now=datetime.now(UTC)
             )
@@ -176,8 +178,7 @@ class PayerState:
                 if existing["_client_id"] == client_id and existing["channel"]["endpoint"] == endpoint:
                     existing["channel"] = resource["channel"]
                     return existing
-            stored = {**resource, "id": secrets.token_hex(8), "status": "active", "_client_id": client_id,
-                      "_events": 0}
+            stored = {**resource, "id": secrets.token_hex(8), "status": "active", "_client_id": client_id, "_events": 0}
             self.subscriptions[stored["id"]] = stored
             return stored
 
