@@ -13,8 +13,8 @@ in the audit log (`web/audit_trail.py`).
 from __future__ import annotations
 
 import json
-from urllib.parse import urlencode
 from datetime import UTC, datetime
+from urllib.parse import urlencode
 
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as WerkzeugResponse
