@@ -292,4 +292,9 @@ def _json(response: requests.Response) -> dict[str, Any]:
 
 
 def _diagnostics(outcome: dict[str, Any]) -> str:
-    return "; ".join(str(issue.get("diagnostics", "")) for issue in outcome.get("issue") or [] if issue)[:500]
+    """The OperationOutcome's issues as `element: message`, for staff."""
+    words = []
+    for issue in outcome.get("issue") or []:
+        where = ", ".join(str(path) for path in issue.get("expression") or [])
+        words.append(f"{where}: {issue.get('diagnostics', '')}" if where else str(issue.get("diagnostics", "")))
+    return "; ".join(words)[:500]
