@@ -21,6 +21,9 @@ CLIENT_ID = "spine-auth-worklist"
 # Ready patients no other test writes orders for: a clinician saves a draft for each.
 FIRST = "lumbar-mbb-confirmatory-bilateral-ready"
 SECOND = "pars-chronic-defect-edema-ready"
+# The Chromium walk's patients (their own, so its requests start as drafts).
+BROWSER_APPROVED = "lumbar-rfa-repeat-sustained-relief-ready"
+BROWSER_DENIED = "pars-chronic-defect-no-edema-ready"
 
 
 @pytest.fixture(scope="session")
@@ -58,7 +61,7 @@ def payer(worklist_payer: PayerHandle) -> Iterator[PayerHandle]:
 
 @pytest.fixture
 def ready_patients(fhir_server: Any) -> dict[str, SeedPatient]:
-    return seeded_on(fhir_server, (FIRST, SECOND))
+    return seeded_on(fhir_server, (FIRST, SECOND, BROWSER_APPROVED, BROWSER_DENIED))
 
 
 def staff_launch(browser: Browser, app: RunningApp, auth_server: Any) -> str:
