@@ -34,8 +34,12 @@ def prior_auth() -> PriorAuthServices:
 
 
 def actor_of(context: LaunchContext) -> str:
-    """Who is acting: the EHR user (fhirUser) of the launch, else the launch itself."""
-    return context.fhir_user or f"launch {context.launch_id[:8]}"
+    """Who is acting: the EHR user (fhirUser, relative to the EHR's FHIR base when it is on it), else the launch."""
+    user = context.fhir_user
+    if not user:
+        return f"launch {context.launch_id[:8]}"
+    base = context.fhir_base.rstrip("/") + "/"
+    return user[len(base) :] if user.startswith(base) else user
 
 
 def notify_secret(payer_name: str) -> str:
