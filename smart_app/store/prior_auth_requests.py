@@ -266,14 +266,20 @@ class PriorAuthStore:
         conditions = self._conditions(query, now)
         with self.database.session() as db:
             total = db.scalar(select(func.count()).select_from(PriorAuthRequestRow).where(*conditions)) or 0
-            rows = db.scalars(
-                select(PriorAuthRequestRow)
-                .where(*conditions)
-                .order_by(*_order(query))
-                .offset((page - 1) * size)
-                .limit(size)
+            # Page the ids first (read from an index), then load only those rows: a deep page stays cheap.
+            ids = list(
+                db.scalars(
+                    select(PriorAuthRequestRow.id)
+                    .where(*conditions)
+                    .order_by(*_order(query))
+                    .offset((page - 1) * size)
+                    .limit(size)
+                )
             )
-            return WorklistPage([_view(row, now) for row in rows], int(total), page, size)
+            rows = {
+                row.id: row for row in db.scalars(select(PriorAuthRequestRow).where(PriorAuthRequestRow.id.in_(ids)))
+            }
+            return WorklistPage([_view(rows[i], now) for i in ids if i in rows], int(total), page, size)
 
     def rows(self, query: WorklistQuery, *, now: float, limit: int = 100_000) -> Iterator[PriorAuthRequest]:
         """Every request matching `query` (no paging), for the CSV export."""
@@ -473,10 +479,18 @@ class PriorAuthStore:
         return conditions
 
 
+NULLABLE_SORTS = frozenset({"due", "submitted", "expires"})
+
+
 def _order(query: WorklistQuery) -> Sequence[Any]:
-    column = SORTS.get(query.sort, PriorAuthRequestRow.updated_at)
+    """Sort by the chosen column (requests without a value last), then by id so pages never overlap. Columns that
+    are never empty sort on their index alone."""
+    name = query.sort if query.sort in SORTS else "updated"
+    column = SORTS[name]
     primary = column.desc() if query.descending else column.asc()
-    return (column.is_(None), primary, PriorAuthRequestRow.id)
+    if name in NULLABLE_SORTS:
+        return (column.is_(None), primary, PriorAuthRequestRow.id)
+    return (primary, PriorAuthRequestRow.id.desc() if query.descending else PriorAuthRequestRow.id.asc())
 
 
 def _row(db: Session, request_id: str, *, lock: bool = False) -> PriorAuthRequestRow:

@@ -16,25 +16,31 @@ from smart_app.store.db import Base
 
 class PriorAuthRequestRow(Base):
     __tablename__ = "prior_auth_requests"
+    # Every worklist query is confined to one EHR (the practice) and ordered: indexes lead with the EHR, then
+    # the filter, then the sort, so a page is read in index order without sorting the table.
     __table_args__ = (
         UniqueConstraint("ehr_name", "order_key", name="uq_prior_auth_order"),
-        Index("ix_prior_auth_status_updated", "status", "updated_at"),
-        Index("ix_prior_auth_payer_updated", "payer_id", "updated_at"),
-        Index("ix_prior_auth_assignee_updated", "assignee", "updated_at"),
-        Index("ix_prior_auth_due", "due_at"),
-        Index("ix_prior_auth_auth_end", "auth_end"),
-        Index("ix_prior_auth_warn", "warn_at"),
+        Index("ix_prior_auth_ehr_updated", "ehr_name", "updated_at", "id", "search_text"),  # search reads the index
+        Index("ix_prior_auth_ehr_created", "ehr_name", "created_at", "id"),
+        Index("ix_prior_auth_ehr_patient", "ehr_name", "patient_name", "id"),
+        Index("ix_prior_auth_ehr_status_updated", "ehr_name", "status", "updated_at", "id"),
+        Index("ix_prior_auth_ehr_payer_updated", "ehr_name", "payer_id", "updated_at", "id"),
+        Index("ix_prior_auth_ehr_assignee_updated", "ehr_name", "assignee", "updated_at", "id"),
+        Index("ix_prior_auth_ehr_due", "ehr_name", "due_at"),
+        Index("ix_prior_auth_ehr_auth_end", "ehr_name", "auth_end"),
+        Index("ix_prior_auth_ehr_warn", "ehr_name", "warn_at"),
+        Index("ix_prior_auth_ehr_attention", "ehr_name", "status", "warn_at", "auth_end"),  # counts read the index
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     ehr_name: Mapped[str] = mapped_column(String(64))
     order_key: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[float] = mapped_column(Float, index=True)
-    updated_at: Mapped[float] = mapped_column(Float, index=True)
+    created_at: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[float] = mapped_column(Float)
     patient_ref: Mapped[str] = mapped_column(String(80))
     patient_name: Mapped[str] = mapped_column(String(200))
     birth_date: Mapped[str] = mapped_column(String(10), default="")
-    member_id: Mapped[str] = mapped_column(String(80), default="", index=True)
+    member_id: Mapped[str] = mapped_column(String(80), default="")
     mrn: Mapped[str] = mapped_column(String(80), default="")
     procedure: Mapped[str] = mapped_column(String(64))
     cpt: Mapped[str] = mapped_column(String(200), default="")
@@ -52,7 +58,7 @@ class PriorAuthRequestRow(Base):
     received_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     due_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     warn_at: Mapped[float | None] = mapped_column(Float, nullable=True)  # the due-soon warning starts here
-    auth_number: Mapped[str] = mapped_column(String(80), default="", index=True)
+    auth_number: Mapped[str] = mapped_column(String(80), default="")
     auth_start: Mapped[str | None] = mapped_column(String(10), nullable=True)
     auth_end: Mapped[str | None] = mapped_column(String(10), nullable=True)
     denial_reason: Mapped[str] = mapped_column(Text, default="")

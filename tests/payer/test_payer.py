@@ -26,10 +26,24 @@ def a_request(index: int = 1, **changes: Any) -> PriorAuthRequest:
     """A worklist request as the store would give it (for the PAS builder)."""
     source = entry(index)
     values: dict[str, Any] = {
-        **source.__dict__, "id": f"id-{index}", "created_at": 0.0, "updated_at": 0.0, "status": "ready",
-        "assignee": "", "program": "cms-0057-f", "submitted_at": None, "received_at": None, "due_at": None,
-        "auth_number": "", "auth_start": None, "auth_end": None, "denial_reason": "",
-        "claim_identifier": f"{index:032x}", "due_state": "none", "expiring": False, "attention": True,
+        **source.__dict__,
+        "id": f"id-{index}",
+        "created_at": 0.0,
+        "updated_at": 0.0,
+        "status": "ready",
+        "assignee": "",
+        "program": "cms-0057-f",
+        "submitted_at": None,
+        "received_at": None,
+        "due_at": None,
+        "auth_number": "",
+        "auth_start": None,
+        "auth_end": None,
+        "denial_reason": "",
+        "claim_identifier": f"{index:032x}",
+        "due_state": "none",
+        "expiring": False,
+        "attention": True,
     }
     values.update(changes)
     return PriorAuthRequest(**values)
@@ -37,11 +51,17 @@ def a_request(index: int = 1, **changes: Any) -> PriorAuthRequest:
 
 def token(payer: PayerHandle, client_host: ClientHost, **overrides: Any) -> requests.Response:
     assertion = build_client_assertion(
-        client_host.key, client_id=overrides.pop("client_id", CLIENT_ID),
-        token_endpoint=overrides.pop("aud", f"{payer.base_url}/auth/token"), now=int(time.time()),
+        client_host.key,
+        client_id=overrides.pop("client_id", CLIENT_ID),
+        token_endpoint=overrides.pop("aud", f"{payer.base_url}/auth/token"),
+        now=int(time.time()),
     )
-    form = {"grant_type": "client_credentials", "client_assertion_type":
-            "urn:ietf:params:oauth:client-assertion-type:jwt-bearer", "client_assertion": assertion, **overrides}
+    form = {
+        "grant_type": "client_credentials",
+        "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        "client_assertion": assertion,
+        **overrides,
+    }
     return requests.post(f"{payer.base_url}/auth/token", data=form, timeout=10)
 
 
@@ -64,10 +84,14 @@ def test_tokens_need_a_fresh_signed_assertion_for_our_token_url(payer: PayerHand
     assert token(payer, client_host).status_code == 200
     assert token(payer, client_host, aud="https://elsewhere.example/token").status_code == 401
     assert token(payer, client_host, client_id="someone-else").status_code == 401
-    assertion = build_client_assertion(client_host.key, client_id=CLIENT_ID,
-                                       token_endpoint=f"{payer.base_url}/auth/token", now=int(time.time()))
-    form = {"grant_type": "client_credentials", "client_assertion": assertion,
-            "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"}
+    assertion = build_client_assertion(
+        client_host.key, client_id=CLIENT_ID, token_endpoint=f"{payer.base_url}/auth/token", now=int(time.time())
+    )
+    form = {
+        "grant_type": "client_credentials",
+        "client_assertion": assertion,
+        "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+    }
     assert requests.post(f"{payer.base_url}/auth/token", data=form, timeout=10).status_code == 200
     replay = requests.post(f"{payer.base_url}/auth/token", data=form, timeout=10)
     assert replay.status_code == 401 and replay.json()["error"] == "invalid_client"
@@ -155,9 +179,16 @@ def test_a_resubmission_gets_the_first_answer_and_no_second_decision(
 def test_a_pended_claim_is_decided_later_and_notified_by_rest_hook(payer: PayerHandle, client_host: ClientHost) -> None:
     headers = bearer(payer, client_host)
     subscription = {
-        "resourceType": "Subscription", "status": "requested", "reason": "tests", "criteria": "PASSubscriptionTopic",
-        "channel": {"type": "rest-hook", "endpoint": f"{client_host.url}/notify", "payload": "application/fhir+json",
-                    "header": ["Authorization: Bearer notify-secret"]},
+        "resourceType": "Subscription",
+        "status": "requested",
+        "reason": "tests",
+        "criteria": "PASSubscriptionTopic",
+        "channel": {
+            "type": "rest-hook",
+            "endpoint": f"{client_host.url}/notify",
+            "payload": "application/fhir+json",
+            "header": ["Authorization: Bearer notify-secret"],
+        },
     }
     created = requests.post(f"{payer.fhir_base}/Subscription", json=subscription, headers=headers, timeout=10)
     assert created.status_code == 201 and "header" not in created.json()["channel"]
@@ -179,7 +210,9 @@ def test_a_pended_claim_is_decided_later_and_notified_by_rest_hook(payer: PayerH
     assert answered.status_code == 200 and codes(answered.json()) == ["A3"]
     unknown = copy.deepcopy(inquiry)
     unknown["entry"][0]["resource"]["identifier"] = [{"value": "never-submitted"}]
-    assert requests.post(f"{payer.fhir_base}/Claim/$inquire", json=unknown, headers=headers, timeout=10).status_code == 404
+    assert (
+        requests.post(f"{payer.fhir_base}/Claim/$inquire", json=unknown, headers=headers, timeout=10).status_code == 404
+    )
 
 
 @pytest.mark.sandbox

@@ -23,8 +23,14 @@ SECRET_HEADER = "Authorization: Bearer notify-secret"
 
 
 def registration(payer: PayerHandle) -> PayerRegistration:
-    return parse_payer({"name": "sandbox-payer", "fhir_base": payer.fhir_base, "payer_ids": ["medicare", "aetna",
-                        "bcbs-nd"], "client_id": CLIENT_ID})
+    return parse_payer(
+        {
+            "name": "sandbox-payer",
+            "fhir_base": payer.fhir_base,
+            "payer_ids": ["medicare", "aetna", "bcbs-nd"],
+            "client_id": CLIENT_ID,
+        }
+    )
 
 
 def ready_request(store: PriorAuthStore, source: RequestEntry) -> str:
@@ -35,9 +41,16 @@ def ready_request(store: PriorAuthStore, source: RequestEntry) -> str:
 
 def send(store: PriorAuthStore, request_id: str, payer: PayerHandle, client_host: ClientHost, **kwargs: Any) -> Any:
     return submit_request(
-        store, request_id, registration(payer), [client_host.key], actor="Practitioner/staff", clock=time.time,
-        http=kwargs.pop("http", requests.Session()), notify=NotifyChannel(f"{client_host.url}/notify", SECRET_HEADER),
-        sleep=lambda _seconds: None, **kwargs,
+        store,
+        request_id,
+        registration(payer),
+        [client_host.key],
+        actor="Practitioner/staff",
+        clock=time.time,
+        http=kwargs.pop("http", requests.Session()),
+        notify=NotifyChannel(f"{client_host.url}/notify", SECRET_HEADER),
+        sleep=lambda _seconds: None,
+        **kwargs,
     )
 
 
@@ -58,8 +71,11 @@ def test_pended_then_approved_by_notification_with_an_authorization_number(
     assert [r["via"] for r in store.claim_responses(request_id)] == ["submit", "notification"]
     assert payer.stats()["submits"] == 1  # no polling, no resubmission while waiting
     moves = [(e.from_status, e.to_status, e.actor) for e in store.history(request_id) if e.to_status][-3:]
-    assert moves == [("ready", "submitted", "Practitioner/staff"), ("submitted", "pended", "payer (submit)"),
-                     ("pended", "approved", "payer (notification)")]
+    assert moves == [
+        ("ready", "submitted", "Practitioner/staff"),
+        ("submitted", "pended", "payer (submit)"),
+        ("pended", "approved", "payer (notification)"),
+    ]
 
 
 @pytest.mark.sandbox
@@ -145,7 +161,7 @@ def test_a_refusal_keeps_the_request_ready_with_the_payers_words(
     store = PriorAuthStore(database)
     empty = RequestEntry(**{**entry(16).__dict__, "details": {"lines": []}})
     request_id = ready_request(store, empty)
-    with pytest.raises(SubmissionError, match="Claim.item"):
+    with pytest.raises(SubmissionError, match=r"Claim\.item"):
         send(store, request_id, payer, client_host)
     assert store.get(request_id, now=time.time()).status == "ready"
     assert "at least one item is required" in store.history(request_id)[-1].note

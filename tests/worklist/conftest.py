@@ -40,7 +40,11 @@ def worklist_app(
     fhir_server: Any, auth_server: Any, worklist_payer: PayerHandle, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RunningApp]:
     running = smart_app(
-        "public", fhir_server, auth_server, tmp_path_factory.mktemp("worklist"), CLIENT_ID,
+        "public",
+        fhir_server,
+        auth_server,
+        tmp_path_factory.mktemp("worklist"),
+        CLIENT_ID,
         PAYERS=payer_settings(worklist_payer, client_id=CLIENT_ID),
     )
     worklist_payer.register_client(CLIENT_ID, jwks_uri=f"{running.url}/.well-known/jwks.json")

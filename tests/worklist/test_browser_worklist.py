@@ -112,8 +112,10 @@ def test_saved_order_to_worklist_to_payer_pended_then_approved_and_a_denial_in_c
         worklist.click("text=Worklist")
         worklist.click('a[data-view="all"]')
         worklist.wait_for_selector("tr[data-request]")
-        statuses = {worklist.locator("tr[data-request]").nth(i).get_attribute("data-status")
-                    for i in range(worklist.locator("tr[data-request]").count())}
+        statuses = {
+            worklist.locator("tr[data-request]").nth(i).get_attribute("data-status")
+            for i in range(worklist.locator("tr[data-request]").count())
+        }
         assert {"approved", "denied"} <= statuses
         snapshot(worklist, "worklist-all")
         worklist.click("text=Audit log")

@@ -38,7 +38,12 @@ def test_moves_record_who_when_and_why_and_refuse_what_the_table_forbids(databas
     submitted = store.mark_submitted(item.id, actor="Practitioner/staff", now=NOW + 3)
     assert submitted.due_at == pytest.approx(NOW + 3 + 7 * 86400)
     approved = store.transition(
-        item.id, "approved", actor_kind="payer", actor="payer", now=NOW + 4, auth_number="AUTH-1",
+        item.id,
+        "approved",
+        actor_kind="payer",
+        actor="payer",
+        now=NOW + 4,
+        auth_number="AUTH-1",
         auth_period=("2026-06-01", "2026-08-30"),
     )
     assert (approved.status, approved.auth_number, approved.auth_end) == ("approved", "AUTH-1", "2026-08-30")
@@ -65,10 +70,24 @@ def test_filters_search_sort_and_paging_run_in_the_database(database: Database) 
     for request_id in ids[10:14]:
         store.transition(request_id, "ready", actor_kind="staff", actor="s", now=NOW + 200)
         store.mark_submitted(request_id, actor="s", now=NOW + 201)
-    store.transition(ids[10], "approved", actor_kind="payer", actor="payer", now=NOW + 300, auth_number="ZX-77",
-                     auth_period=("2026-06-01", "2026-06-10"))
-    store.transition(ids[11], "approved", actor_kind="payer", actor="payer", now=NOW + 300, auth_number="ZX-78",
-                     auth_period=("2026-06-01", "2026-12-31"))
+    store.transition(
+        ids[10],
+        "approved",
+        actor_kind="payer",
+        actor="payer",
+        now=NOW + 300,
+        auth_number="ZX-77",
+        auth_period=("2026-06-01", "2026-06-10"),
+    )
+    store.transition(
+        ids[11],
+        "approved",
+        actor_kind="payer",
+        actor="payer",
+        now=NOW + 300,
+        auth_number="ZX-78",
+        auth_period=("2026-06-01", "2026-12-31"),
+    )
 
     first = store.page(WorklistQuery(page_size=7, sort="created", descending=False), now=NOW + 400)
     assert first.total == 30 and first.pages == 5 and [i.id for i in first.items] == ids[:7]
@@ -84,7 +103,9 @@ def test_filters_search_sort_and_paging_run_in_the_database(database: Database) 
     assert {i.id for i in attention.items} == {*ids[:10], *ids[14:], ids[10]}
     # ... until the decision clock nears its end
     late = NOW + 201 + 6 * 86400
-    assert {ids[12], ids[13]} <= {i.id for i in store.page(WorklistQuery(view="attention", page_size=200), now=late).items}
+    assert {ids[12], ids[13]} <= {
+        i.id for i in store.page(WorklistQuery(view="attention", page_size=200), now=late).items
+    }
     # search by patient name, member id, MRN or auth number (case-insensitive, wildcards are literal)
     assert [i.id for i in store.page(WorklistQuery(q="zx-77"), now=NOW).items] == [ids[10]]
     assert [i.id for i in store.page(WorklistQuery(q="MB0000021"), now=NOW).items] == [ids[21]]
@@ -122,8 +143,9 @@ def test_lapsed_authorizations_expire_by_the_system(database: Database) -> None:
     item, _ = store.enter(entry(6), actor="d", now=NOW)
     store.transition(item.id, "ready", actor_kind="staff", actor="s", now=NOW)
     store.mark_submitted(item.id, actor="s", now=NOW)
-    store.transition(item.id, "approved", actor_kind="payer", actor="payer", now=NOW,
-                     auth_period=("2026-06-01", "2026-06-02"))
+    store.transition(
+        item.id, "approved", actor_kind="payer", actor="payer", now=NOW, auth_period=("2026-06-01", "2026-06-02")
+    )
     later = (datetime.fromtimestamp(NOW, UTC) + timedelta(days=3)).timestamp()
     assert store.expire_lapsed(now=later) == [item.id]
     assert store.get(item.id, now=later).status == "expired"

@@ -51,7 +51,10 @@ def wait_for_status(browser: Browser, url: str, status: str, timeout: float = 15
 
 @pytest.mark.sandbox
 def test_clinician_saves_staff_submits_payer_pends_then_approves(
-    worklist_app: RunningApp, auth_server: Any, payer: PayerHandle, ready_patients: dict[str, SeedPatient],
+    worklist_app: RunningApp,
+    auth_server: Any,
+    payer: PayerHandle,
+    ready_patients: dict[str, SeedPatient],
     browser: Browser,
 ) -> None:
     patient = ready_patients[FIRST]
@@ -90,14 +93,23 @@ def test_clinician_saves_staff_submits_payer_pends_then_approves(
 
     audit = staff_browser.get(f"{worklist_app.url}/s/{staff}/audit.csv").text
     events = {row["event"] for row in csv.DictReader(io.StringIO(audit))}
-    assert {"data.read", "data.edit", "prior-auth.created", "prior-auth.submission", "prior-auth.status-change",
-            "data.export"} <= events
+    assert {
+        "data.read",
+        "data.edit",
+        "prior-auth.created",
+        "prior-auth.submission",
+        "prior-auth.status-change",
+        "data.export",
+    } <= events
     assert f"PriorAuthRequest/{request_id}" in audit and "127.0.0.1" in audit
 
 
 @pytest.mark.sandbox
 def test_a_second_patient_is_denied_with_its_reason(
-    worklist_app: RunningApp, auth_server: Any, payer: PayerHandle, ready_patients: dict[str, SeedPatient],
+    worklist_app: RunningApp,
+    auth_server: Any,
+    payer: PayerHandle,
+    ready_patients: dict[str, SeedPatient],
     browser: Browser,
 ) -> None:
     patient = ready_patients[SECOND]
@@ -112,9 +124,9 @@ def test_a_second_patient_is_denied_with_its_reason(
     denied = post_on(browser, f"{url}/submit", page.text)
     assert 'data-status="denied"' in denied.text
     assert "Diagnosis does not support the requested service" in denied.text
-    assert browser.get(f"{worklist_app.url}/s/{staff}/worklist", params={"status": "denied"}).text.count(
-        request_id
-    ) >= 1
+    assert (
+        browser.get(f"{worklist_app.url}/s/{staff}/worklist", params={"status": "denied"}).text.count(request_id) >= 1
+    )
 
 
 @pytest.mark.sandbox
@@ -129,8 +141,12 @@ def test_forms_need_the_csrf_token_and_notifications_need_the_secret(
     stranger = Browser().get(f"{worklist_app.url}/s/{staff}/worklist")
     assert stranger.status_code == 403
     notification = {"resourceType": "Bundle", "type": "history", "entry": []}
-    refused = requests.post(f"{worklist_app.url}/payer-notifications/sandbox-payer", json=notification,
-                            headers={"Authorization": "Bearer guessed"}, timeout=10)
+    refused = requests.post(
+        f"{worklist_app.url}/payer-notifications/sandbox-payer",
+        json=notification,
+        headers={"Authorization": "Bearer guessed"},
+        timeout=10,
+    )
     assert refused.status_code == 401 and refused.json()["resourceType"] == "OperationOutcome"
     unknown = requests.post(f"{worklist_app.url}/payer-notifications/nobody", json=notification, timeout=10)
     assert unknown.status_code == 404
