@@ -88,6 +88,7 @@ def worklist(launch_id: str) -> str:
     query = query_from_args(context)
     now = services().clock()
     store = prior_auth().store
+    store.expire_lapsed(now=now)  # approvals whose period ended move to expired (the system's move)
     page = store.page(query, now=now)
     base = {k: v for k, v in request.args.items() if k != "page"}
 

@@ -8,6 +8,7 @@ import io
 import re
 import time
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
@@ -102,6 +103,12 @@ def test_clinician_saves_staff_submits_payer_pends_then_approves(
         "data.export",
     } <= events
     assert f"PriorAuthRequest/{request_id}" in audit and "127.0.0.1" in audit
+    clinician_saves = [
+        row
+        for row in csv.DictReader(io.StringIO(audit))
+        if row["subject"] == f"Patient/{patient.id}" and row["event"] == "data.edit"
+    ]
+    assert len(clinician_saves) == 2 and "/Practitioner/" in clinician_saves[0]["actor"]
 
 
 @pytest.mark.sandbox
@@ -150,3 +157,19 @@ def test_forms_need_the_csrf_token_and_notifications_need_the_secret(
     assert refused.status_code == 401 and refused.json()["resourceType"] == "OperationOutcome"
     unknown = requests.post(f"{worklist_app.url}/payer-notifications/nobody", json=notification, timeout=10)
     assert unknown.status_code == 404
+
+
+@pytest.mark.sandbox
+def test_a_standalone_staff_launch_asks_for_user_scopes_and_opens_the_worklist(
+    worklist_app: RunningApp, auth_server: Any, fhir_server: Any, browser: Browser
+) -> None:
+    start = browser.get(
+        f"{worklist_app.url}/launch", params={"iss": fhir_server.base_url, "staff": "1"}, allow_redirects=False
+    )
+    assert start.status_code == 302
+    scope = parse_qs(urlsplit(start.headers["Location"]).query)["scope"][0].split()
+    assert "user/Patient.rs" in scope and "launch/patient" not in scope
+    assert not any(item.startswith("patient/") for item in scope)
+    page = browser.follow(start.headers["Location"])
+    assert page.status_code == 200 and page.url.endswith("/worklist")
+    assert "Prior-authorization worklist" in page.text
