@@ -48,6 +48,7 @@ pytest: install
 bench: install
 	$(BIN)/python scripts/bench_fetch.py
 	$(BIN)/python scripts/bench_check.py
+	$(BIN)/python scripts/bench_worklist.py
 
 clean:
 	rm -rf $(VENV) $(FHIR_SERVER)/node_modules .pytest_cache .mypy_cache .ruff_cache
