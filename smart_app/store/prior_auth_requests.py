@@ -373,6 +373,16 @@ class PriorAuthStore:
             )
             return bool(getattr(result, "rowcount", 0) == 1)
 
+    def set_priority(self, request_id: str, priority: str, *, actor: str, now: float) -> None:
+        """Standard or expedited (the payer's decision clock depends on it); recorded when it changes."""
+        if priority not in ("standard", "expedited"):
+            raise ValueError("priority must be standard or expedited")
+        with self.database.session() as db:
+            row = _row(db, request_id)
+            if row.priority != priority:
+                row.priority = priority
+                _event(db, row.id, now, actor, "note", note=f"priority: {priority}")
+
     def end_sending(self, request_id: str) -> None:
         with self.database.session() as db:
             db.execute(update(PriorAuthRequestRow).where(PriorAuthRequestRow.id == request_id).values(sending=False))

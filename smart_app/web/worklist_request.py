@@ -160,6 +160,7 @@ def submit(launch_id: str, request_id: str) -> WerkzeugResponse:
             clock=app_services.clock,
             http=app_services.http,
             notify=NotifyChannel(endpoint, f"Authorization: Bearer {notify_secret(payer.name)}"),
+            priority="expedited" if request.form.get("priority") == "expedited" else "standard",
         )
     except SubmissionError as error:
         return _back(launch_id, request_id, error=f"Not submitted: {error}")

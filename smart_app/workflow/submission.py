@@ -136,6 +136,7 @@ def submit_request(
     clock: Callable[[], float],
     http: requests.Session,
     notify: NotifyChannel | None = None,
+    priority: str | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> SubmissionResult:
     """Send a `ready` request to `payer` once and apply the answer (see the module docstring).
@@ -151,6 +152,8 @@ def submit_request(
             else f"only a request that is ready to submit can be sent (this one is {current.status_label})"
         )
     try:
+        if priority is not None:
+            store.set_priority(request_id, priority, actor=actor, now=clock())
         request = store.get(request_id, now=clock())
         bundle = build_pas_request(request, now=datetime.fromtimestamp(clock(), UTC))
         token = payer_token(payer, signing_keys, http)

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import re
 import time
+from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -52,12 +54,14 @@ def wait_for_status(browser: Browser, url: str, status: str, timeout: float = 15
 
 @pytest.mark.sandbox
 def test_clinician_saves_staff_submits_payer_pends_then_approves(
+    caplog: pytest.LogCaptureFixture,
     worklist_app: RunningApp,
     auth_server: Any,
     payer: PayerHandle,
     ready_patients: dict[str, SeedPatient],
     browser: Browser,
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     patient = ready_patients[FIRST]
     save_draft(browser, worklist_app, auth_server, patient)
     save_draft(browser, worklist_app, auth_server, patient)  # saving again does not add a second request
@@ -109,6 +113,13 @@ def test_clinician_saves_staff_submits_payer_pends_then_approves(
         if row["subject"] == f"Patient/{patient.id}" and row["event"] == "data.edit"
     ]
     assert len(clinician_saves) == 2 and "/Practitioner/" in clinician_saves[0]["actor"]
+    # no PHI and no tokens in the application's logs, whatever the level
+    family = patient.display_name.split()[-1]
+    app_logs = "\n".join(
+        record.getMessage() for record in caplog.records if record.name.startswith(("smart_app", "werkzeug"))
+    )
+    assert "smart_app.web.requests" in {record.name for record in caplog.records}  # the app did log
+    assert family not in app_logs and number.group(1) not in app_logs and "Bearer" not in app_logs
 
 
 @pytest.mark.sandbox
@@ -128,8 +139,16 @@ def test_a_second_patient_is_denied_with_its_reason(
     if 'data-status="draft"' in page.text:
         page = post_on(browser, f"{url}/status", page.text, status="ready")
     payer.set_switches(mode="deny", deny_reason="no-diagnosis")
-    denied = post_on(browser, f"{url}/submit", page.text)
+    denied = post_on(browser, f"{url}/submit", page.text, priority="expedited")
     assert 'data-status="denied"' in denied.text
+    assert "priority: expedited" in denied.text  # recorded, and the clock was 72 hours:
+    submitted_at = re.search(r'id="submitted">([0-9: -]+)<', denied.text)
+    due_at = re.search(r'id="due">([0-9: -]+)', denied.text)
+    assert submitted_at and due_at
+    hours = (
+        datetime.fromisoformat(due_at.group(1).strip()) - datetime.fromisoformat(submitted_at.group(1))
+    ).total_seconds() / 3600
+    assert hours == 72
     assert "Diagnosis does not support the requested service" in denied.text
     assert (
         browser.get(f"{worklist_app.url}/s/{staff}/worklist", params={"status": "denied"}).text.count(request_id) >= 1
