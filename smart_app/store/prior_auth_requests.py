@@ -12,197 +12,47 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.elements import ColumnElement
 
 from smart_app.core import prior_auth as lifecycle
 from smart_app.store.db import Database
+from smart_app.store.prior_auth_models import (
+    PriorAuthRequest,
+    RequestEntry,
+    RequestEvent,
+    WorklistPage,
+    WorklistQuery,
+    to_datetime,
+    view_of,
+)
+from smart_app.store.prior_auth_queries import MAX_PAGE_SIZE, SORTS, VIEWS, order_by
+from smart_app.store.prior_auth_queries import conditions as where_clauses
 from smart_app.store.prior_auth_tables import ClaimResponseRow, PriorAuthEventRow, PriorAuthRequestRow
 
-VIEWS = ("all", "attention", "mine", "expiring", "open")
-SORTS: dict[str, Any] = {
-    "created": PriorAuthRequestRow.created_at,
-    "updated": PriorAuthRequestRow.updated_at,
-    "patient": PriorAuthRequestRow.patient_name,
-    "status": PriorAuthRequestRow.status,
-    "payer": PriorAuthRequestRow.payer_id,
-    "due": PriorAuthRequestRow.due_at,
-    "submitted": PriorAuthRequestRow.submitted_at,
-    "expires": PriorAuthRequestRow.auth_end,
-}
-MAX_PAGE_SIZE = 200
-ACTION_STATUSES = (lifecycle.DRAFT, lifecycle.READY, lifecycle.DENIED, lifecycle.MODIFIED, lifecycle.PARTIALLY_APPROVED)
+__all__ = [
+    "SORTS",
+    "VIEWS",
+    "PriorAuthRequest",
+    "PriorAuthStore",
+    "RequestEntry",
+    "RequestEvent",
+    "RequestNotFound",
+    "WorklistPage",
+    "WorklistQuery",
+]
 
 
 class RequestNotFound(LookupError):
     """No prior-authorization request with that id."""
 
 
-@dataclass(frozen=True)
-class RequestEntry:
-    """What a saved draft order tells the worklist (from the check result and the record)."""
-
-    ehr_name: str
-    order_key: str
-    patient_ref: str
-    patient_name: str
-    birth_date: str
-    member_id: str
-    mrn: str
-    procedure: str
-    cpt: str
-    levels: str
-    side: str
-    payer_id: str
-    payer_name: str
-    ordering_provider: str
-    verdict: str
-    details: dict[str, Any] = field(default_factory=dict)
-    priority: str = "standard"
-
-
-@dataclass(frozen=True)
-class PriorAuthRequest:
-    """One worklist row, with the clock computed for `now`."""
-
-    id: str
-    ehr_name: str
-    order_key: str
-    created_at: float
-    updated_at: float
-    patient_ref: str
-    patient_name: str
-    birth_date: str
-    member_id: str
-    mrn: str
-    procedure: str
-    cpt: str
-    levels: str
-    side: str
-    payer_id: str
-    payer_name: str
-    ordering_provider: str
-    verdict: str
-    status: str
-    assignee: str
-    priority: str
-    program: str
-    submitted_at: float | None
-    received_at: float | None
-    due_at: float | None
-    auth_number: str
-    auth_start: str | None
-    auth_end: str | None
-    denial_reason: str
-    claim_identifier: str
-    details: dict[str, Any]
-    due_state: str
-    expiring: bool
-    attention: bool
-
-    @property
-    def status_label(self) -> str:
-        return lifecycle.STATUS_LABELS.get(self.status, self.status)
-
-
-@dataclass(frozen=True)
-class WorklistQuery:
-    view: str = "all"
-    status: str = ""
-    payer: str = ""
-    q: str = ""
-    sort: str = "updated"
-    descending: bool = True
-    page: int = 1
-    page_size: int = 50
-    me: str = ""
-    ehr_name: str = ""  # the practice's EHR: a launch sees the requests of its own EHR only
-
-
-@dataclass(frozen=True)
-class WorklistPage:
-    items: list[PriorAuthRequest]
-    total: int
-    page: int
-    page_size: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.page_size))
-
-
-@dataclass(frozen=True)
-class RequestEvent:
-    at: float
-    actor: str
-    kind: str
-    from_status: str
-    to_status: str
-    note: str
-
-
-def _dt(epoch: float) -> datetime:
-    return datetime.fromtimestamp(epoch, UTC)
-
-
-def _view(row: PriorAuthRequestRow, now: float) -> PriorAuthRequest:
-    moment = _dt(now)
-    received = _dt(row.received_at) if row.received_at is not None else None
-    due = _dt(row.due_at) if row.due_at is not None else None
-    due_state = lifecycle.due_state(row.status, moment, received, due)
-    auth_end = date.fromisoformat(row.auth_end) if row.auth_end else None
-    expiring = lifecycle.expiring_soon(row.status, moment.date(), auth_end)
-    return PriorAuthRequest(
-        id=row.id,
-        ehr_name=row.ehr_name,
-        order_key=row.order_key,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        patient_ref=row.patient_ref,
-        patient_name=row.patient_name,
-        birth_date=row.birth_date,
-        member_id=row.member_id,
-        mrn=row.mrn,
-        procedure=row.procedure,
-        cpt=row.cpt,
-        levels=row.levels,
-        side=row.side,
-        payer_id=row.payer_id,
-        payer_name=row.payer_name,
-        ordering_provider=row.ordering_provider,
-        verdict=row.verdict,
-        status=row.status,
-        assignee=row.assignee,
-        priority=row.priority,
-        program=row.program,
-        submitted_at=row.submitted_at,
-        received_at=row.received_at,
-        due_at=row.due_at,
-        auth_number=row.auth_number,
-        auth_start=row.auth_start,
-        auth_end=row.auth_end,
-        denial_reason=row.denial_reason,
-        claim_identifier=row.claim_identifier,
-        details=json.loads(row.details_json or "{}"),
-        due_state=due_state,
-        expiring=expiring,
-        attention=lifecycle.needs_attention(row.status, due_state, expiring),
-    )
-
-
 def _search_text(*parts: str) -> str:
     return " | ".join(part.lower() for part in parts if part)[:600]
-
-
-def _like(text: str) -> str:
-    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
 
 
 class PriorAuthStore:
@@ -248,22 +98,22 @@ class PriorAuthStore:
                     to_status=row.status,
                     note="draft order saved" if created else "draft order saved again",
                 )
-            return _view(row, now), created
+            return view_of(row, now), created
 
     def get(self, request_id: str, *, now: float) -> PriorAuthRequest:
         with self.database.session() as db:
-            return _view(_row(db, request_id), now)
+            return view_of(_row(db, request_id), now)
 
     def by_claim_identifier(self, identifier: str, *, now: float) -> PriorAuthRequest | None:
         with self.database.session() as db:
             row = db.scalar(select(PriorAuthRequestRow).where(PriorAuthRequestRow.claim_identifier == identifier))
-            return _view(row, now) if row else None
+            return view_of(row, now) if row else None
 
     def page(self, query: WorklistQuery, *, now: float) -> WorklistPage:
         """One page of the worklist for `query` (filters, search and sort run in the database)."""
         size = min(max(query.page_size, 1), MAX_PAGE_SIZE)
         page = max(query.page, 1)
-        conditions = self._conditions(query, now)
+        conditions = where_clauses(query, now)
         with self.database.session() as db:
             total = db.scalar(select(func.count()).select_from(PriorAuthRequestRow).where(*conditions)) or 0
             # Page the ids first (read from an index), then load only those rows: a deep page stays cheap.
@@ -271,7 +121,7 @@ class PriorAuthStore:
                 db.scalars(
                     select(PriorAuthRequestRow.id)
                     .where(*conditions)
-                    .order_by(*_order(query))
+                    .order_by(*order_by(query))
                     .offset((page - 1) * size)
                     .limit(size)
                 )
@@ -279,14 +129,14 @@ class PriorAuthStore:
             rows = {
                 row.id: row for row in db.scalars(select(PriorAuthRequestRow).where(PriorAuthRequestRow.id.in_(ids)))
             }
-            return WorklistPage([_view(rows[i], now) for i in ids if i in rows], int(total), page, size)
+            return WorklistPage([view_of(rows[i], now) for i in ids if i in rows], int(total), page, size)
 
     def rows(self, query: WorklistQuery, *, now: float, limit: int = 100_000) -> Iterator[PriorAuthRequest]:
         """Every request matching `query` (no paging), for the CSV export."""
         with self.database.session() as db:
-            statement = select(PriorAuthRequestRow).where(*self._conditions(query, now)).order_by(*_order(query))
+            statement = select(PriorAuthRequestRow).where(*where_clauses(query, now)).order_by(*order_by(query))
             for row in db.scalars(statement.limit(limit)):
-                yield _view(row, now)
+                yield view_of(row, now)
 
     def payers(self) -> list[str]:
         with self.database.session() as db:
@@ -342,7 +192,7 @@ class PriorAuthStore:
                 row.denial_reason = denial_reason
             row.search_text = _search_text(row.patient_name, row.member_id, row.mrn, row.auth_number)
             _event(db, row.id, now, actor, "status", from_status=before, to_status=target, note=note)
-            return _view(row, now)
+            return view_of(row, now)
 
     def assign(self, request_id: str, assignee: str, *, actor: str, now: float) -> PriorAuthRequest:
         with self.database.session() as db:
@@ -350,7 +200,7 @@ class PriorAuthStore:
             row.assignee = assignee.strip()[:200]
             row.updated_at = now
             _event(db, row.id, now, actor, "assign", note=row.assignee or "unassigned")
-            return _view(row, now)
+            return view_of(row, now)
 
     def add_note(self, request_id: str, note: str, *, actor: str, now: float) -> None:
         with self.database.session() as db:
@@ -396,7 +246,7 @@ class PriorAuthStore:
             lifecycle.check_transition(row.status, lifecycle.SUBMITTED, "staff")
             if priority in ("standard", "expedited"):
                 row.priority = priority
-            received = _dt(now)
+            received = to_datetime(now)
             due = lifecycle.decision_due(
                 received, "expedited" if row.priority == "expedited" else "standard", row.program
             )
@@ -415,7 +265,7 @@ class PriorAuthStore:
                 to_status=lifecycle.SUBMITTED,
                 note=f"sent to {row.payer_id}; decision due {due.isoformat(timespec='minutes')}",
             )
-            return _view(row, now)
+            return view_of(row, now)
 
     def keep_claim_response(self, request_id: str, resource: dict[str, Any], *, via: str, now: float) -> None:
         with self.database.session() as db:
@@ -430,7 +280,7 @@ class PriorAuthStore:
 
     def expire_lapsed(self, *, now: float) -> list[str]:
         """Move every authorization whose period has ended to expired (the system's move); their ids."""
-        today = _dt(now).date().isoformat()
+        today = to_datetime(now).date().isoformat()
         with self.database.session() as db:
             ids = list(
                 db.scalars(
@@ -450,57 +300,6 @@ class PriorAuthStore:
                 note="the authorization period ended",
             )
         return ids
-
-    # --- query building ------------------------------------------------------------------------------------------
-
-    def _conditions(self, query: WorklistQuery, now: float) -> list[ColumnElement[bool]]:
-        table = PriorAuthRequestRow
-        today = _dt(now).date()
-        soon = (today + lifecycle.EXPIRY_REMINDER).isoformat()
-        conditions: list[ColumnElement[bool]] = []
-        if query.ehr_name:
-            conditions.append(table.ehr_name == query.ehr_name)
-        if query.view == "attention":
-            conditions.append(
-                or_(
-                    table.status.in_(ACTION_STATUSES),
-                    and_(table.status.in_(sorted(lifecycle.WAITING_ON_PAYER)), table.warn_at <= now),
-                    and_(table.status.in_(sorted(lifecycle.AUTHORIZED)), table.auth_end <= soon),
-                )
-            )
-        elif query.view == "mine":
-            conditions.append(table.assignee == query.me)
-        elif query.view == "expiring":
-            conditions.append(
-                and_(
-                    table.status.in_(sorted(lifecycle.AUTHORIZED)),
-                    table.auth_end >= today.isoformat(),
-                    table.auth_end <= soon,
-                )
-            )
-        elif query.view == "open":
-            conditions.append(table.status.not_in(sorted(lifecycle.CLOSED)))
-        if query.status:
-            conditions.append(table.status == query.status)
-        if query.payer:
-            conditions.append(table.payer_id == query.payer)
-        if query.q.strip():
-            conditions.append(table.search_text.like(_like(query.q.strip()), escape="\\"))
-        return conditions
-
-
-NULLABLE_SORTS = frozenset({"due", "submitted", "expires"})
-
-
-def _order(query: WorklistQuery) -> Sequence[Any]:
-    """Sort by the chosen column (requests without a value last), then by id so pages never overlap. Columns that
-    are never empty sort on their index alone."""
-    name = query.sort if query.sort in SORTS else "updated"
-    column = SORTS[name]
-    primary = column.desc() if query.descending else column.asc()
-    if name in NULLABLE_SORTS:
-        return (column.is_(None), primary, PriorAuthRequestRow.id)
-    return (primary, PriorAuthRequestRow.id.desc() if query.descending else PriorAuthRequestRow.id.asc())
 
 
 def _row(db: Session, request_id: str, *, lock: bool = False) -> PriorAuthRequestRow:
@@ -556,4 +355,4 @@ def _event(
 
 def days_from(epoch: float, days: int) -> str:
     """The ISO date `days` after `epoch` (for authorization periods in tests and the sandbox)."""
-    return (_dt(epoch).date() + timedelta(days=days)).isoformat()
+    return (to_datetime(epoch).date() + timedelta(days=days)).isoformat()
