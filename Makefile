@@ -9,12 +9,12 @@ FHIR_SERVER := sandbox/fhir-server
 CHROMIUM ?= /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 
-.PHONY: run test install python-deps node-deps browser lint typecheck imports pytest bench clean
+.PHONY: run test install python-deps node-deps browser services lint typecheck imports pytest bench bench-load clean
 
 run: install
 	$(BIN)/smart-app sandbox
 
-test: install browser lint pytest
+test: install browser services lint pytest
 
 install: python-deps node-deps
 
@@ -36,6 +36,15 @@ browser:
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; \
 	fi
 
+# Debian's PostgreSQL and Redis for the store and scale tests (installed only when missing; the tests start
+# throwaway servers themselves and fail, never skip, without them).
+services:
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ! command -v redis-server >/dev/null; then \
+		echo "installing Debian's postgresql and redis-server for the store and scale tests"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq \
+			postgresql redis-server >/dev/null; \
+	fi
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -49,6 +58,10 @@ bench: install
 	$(BIN)/python scripts/bench_fetch.py
 	$(BIN)/python scripts/bench_check.py
 	$(BIN)/python scripts/bench_worklist.py
+
+# The load benchmark of issue 13 (minutes; not part of `make test`): launch → check → save by 50 and 200 clinicians.
+bench-load: install services
+	$(BIN)/python scripts/bench_load.py
 
 clean:
 	rm -rf $(VENV) $(FHIR_SERVER)/node_modules .pytest_cache .mypy_cache .ruff_cache

@@ -70,6 +70,23 @@ DEFAULTS: dict[str, Any] = {
     "PAYERS": [],
     # The launch.html served at /launch.html (default: the one at the project root).
     "LAUNCH_HTML_PATH": None,
+    # Deploying on several processes and machines (README "Deploying"). Lifetimes of app-side state (seconds): a
+    # purge deletes what is older, run every PURGE_INTERVAL_SECONDS by whichever worker claims it first (0: never
+    # from the web app; run `smart-app db purge` from a scheduler instead).
+    "LAUNCH_TTL_SECONDS": 12 * 3600,
+    "ATTESTATION_TTL_SECONDS": 12 * 3600,
+    "KEPT_DRAFT_TTL_SECONDS": 30 * 24 * 3600,
+    "PURGE_INTERVAL_SECONDS": 300,
+    # Migrate the database to the newest schema when the app starts (false: run `smart-app db upgrade` yourself).
+    "MIGRATE_ON_START": True,
+    # Rate limits (limits' notation, e.g. "120/minute;2000/hour"), counted in RATE_LIMIT_STORAGE_URL: "memory://"
+    # (per process) or "redis://host:6379/0" (shared by every instance). Per client address behind
+    # TRUSTED_PROXY_HOPS proxies (X-Forwarded-For), and per browser session. Over the limit: 429 with Retry-After.
+    "RATE_LIMIT_ENABLED": True,
+    "RATE_LIMIT_PER_ADDRESS": "6000/minute",
+    "RATE_LIMIT_PER_SESSION": "300/minute",
+    "RATE_LIMIT_STORAGE_URL": "memory://",
+    "TRUSTED_PROXY_HOPS": 0,
     # Test hooks: "INSTANCE_PATH" (where generated secrets and the SQLite file go) and "CLOCK" (a zero-argument
     # callable returning epoch seconds) may be passed to create_app; they are not read from the environment.
 }

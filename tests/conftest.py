@@ -149,3 +149,30 @@ def sandbox_defaults(request: pytest.FixtureRequest) -> Iterator[None]:
     yield
     if server is not None:
         server.reset_switches()
+
+
+# PostgreSQL and Redis for the store and scale tests (issue 13): started once per test session, never skipped.
+
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A throwaway PostgreSQL cluster (Debian's postgresql) on a free port."""
+    from tests.backing_services import start_postgres
+
+    server = start_postgres(tmp_path_factory.mktemp("postgres"))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A throwaway redis-server (Debian's) on a free port."""
+    from tests.backing_services import start_redis
+
+    server = start_redis(tmp_path_factory.mktemp("redis"))
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -1,4 +1,4 @@
-"""The `smart-app` command: check, order, seed, sandbox, serve.
+"""The `smart-app` command: check, order, seed, sandbox, serve, db.
 
 Each subcommand lives in its own module, imported only when it runs (click's lazy-loading pattern), so
 `smart-app check` does not pay for Flask, SQLAlchemy or the sandbox. Bad input exits 2 with a one-line reason on
@@ -18,6 +18,7 @@ SUBCOMMANDS: dict[str, str] = {
     "seed": "smart_app.cli.seed:seed",
     "sandbox": "smart_app.cli.sandbox:sandbox",
     "serve": "smart_app.cli.serve:serve",
+    "db": "smart_app.cli.db:db",
 }
 
 

@@ -54,7 +54,7 @@ _POSTGRES_GUARD = [
         "$$ BEGIN RAISE EXCEPTION 'audit_events is append-only'; END $$"
     ),
     DDL(  # type: ignore[no-untyped-call]
-        "CREATE TRIGGER audit_events_no_change BEFORE UPDATE OR DELETE ON audit_events "
+        "CREATE OR REPLACE TRIGGER audit_events_no_change BEFORE UPDATE OR DELETE ON audit_events "
         "FOR EACH ROW EXECUTE FUNCTION audit_events_append_only()"
     ),
 ]

@@ -1,6 +1,7 @@
 """Database access for app-side state: one SQLAlchemy engine per app, SQLite file by default, any URL works.
 
-Every table module in this package declares its models on `Base`; `Database.create_all()` creates them all.
+Every table module in this package declares its models on `Base`; `Database.create_all()` migrates the schema to
+the newest Alembic revision (`smart_app/store/migrations`).
 """
 
 from __future__ import annotations
@@ -41,10 +42,10 @@ class Database:
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     def create_all(self) -> None:
-        # Import the table modules so their models are registered on Base before create_all.
-        from smart_app.store import tables  # noqa: F401
+        """Bring the schema to the newest migration (Alembic; see `smart_app.store.migrate`)."""
+        from smart_app.store.migrate import upgrade
 
-        Base.metadata.create_all(self.engine)
+        upgrade(self)
 
     @contextmanager
     def session(self) -> Iterator[Session]:

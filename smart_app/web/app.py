@@ -32,7 +32,7 @@ def build_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     else:
         app.config.from_mapping(test_config)
 
-    from smart_app.web import browser_session, security
+    from smart_app.web import browser_session, maintenance, rate_limits, security
     from smart_app.web.checklist import bp as checklist_bp
     from smart_app.web.errors import register_error_handlers
     from smart_app.web.launch import bp as launch_bp
@@ -47,6 +47,8 @@ def build_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.teardown_appcontext(close_fhir_clients)
     browser_session.init_app(app)
     security.init_app(app)
+    rate_limits.init_app(app)
+    maintenance.init_app(app)
     register_error_handlers(app)
     app.register_blueprint(launch_bp)
     app.register_blueprint(open_server_bp)

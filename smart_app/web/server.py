@@ -1,9 +1,9 @@
 """Serving the app with werkzeug's threaded server (the sandbox, demos and tests).
 
 Request lines are logged as method, path and status only: query strings carry authorization codes, `state`,
-`launch` and search terms, which stay out of logs. For production run a WSGI server (gunicorn with several
-threaded workers, or waitress) behind a TLS-terminating proxy, with `PUBLIC_URL` set and sticky sessions per
-launch if more than one process serves the app (token refresh is single-flight per process).
+`launch` and search terms, which stay out of logs. For production run `smart_app:create_app()` under gunicorn
+(several threaded workers, any number of instances sharing one database) behind a TLS-terminating proxy, with
+`PUBLIC_URL` set; no sticky sessions are needed (README "Deploying").
 """
 
 from __future__ import annotations

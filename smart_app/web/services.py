@@ -1,7 +1,9 @@
 """The app's long-lived parts, built once per app from its config: database, cipher, keys, EHR registry, caches.
 
 Secrets not given in the config are generated once into the instance folder (mode 0600): the Flask secret key,
-the Fernet key for tokens at rest, and one RS384 and one ES384 signing key.
+the Fernet key for tokens at rest, and one RS384 and one ES384 signing key. Several instances sharing one database
+must be given the same secrets (settings or environment); an instance whose secrets differ from those the database
+was set up with refuses to start (`check_shared_secrets`).
 """
 
 from __future__ import annotations
@@ -23,6 +25,13 @@ from smart_app.fhir.id_token import JwksCache, fetch_jwks
 from smart_app.fhir.signing_keys import SigningKey, SigningKeyError, generate_signing_key, signing_key_from_jwk
 from smart_app.store.crypto import TokenCipher, generate_fernet_key
 from smart_app.store.db import Database
+from smart_app.store.maintenance import (
+    DeploymentSecretMismatch,
+    check_cipher_canary,
+    check_deployment_secret,
+    secret_fingerprint,
+)
+from smart_app.store.migrate import current_revision, head_revision
 from smart_app.store.secret_files import read_or_create_secret
 from smart_app.workflow.tokens import TokenService
 
@@ -66,8 +75,9 @@ def init_services(app: Flask) -> AppServices:
         config["SECRET_KEY"] = read_or_create_secret(instance / "secret.key", lambda: secrets.token_urlsafe(48))
     clock: Callable[[], float] = config.get("CLOCK") or time.time
     database = Database(config.get("DATABASE_URL") or f"sqlite:///{instance / 'spine-auth.sqlite'}")
-    database.create_all()
+    prepare_schema(database, migrate=bool(config.get("MIGRATE_ON_START", True)))
     cipher = TokenCipher(_fernet_keys(config.get("TOKEN_ENCRYPTION_KEYS"), instance))
+    check_shared_secrets(database, str(config["SECRET_KEY"]), cipher, now=clock())
     signing_keys = _signing_keys(config.get("SIGNING_KEYS"), instance)
     registry = EhrRegistry.from_config(config.get("EHRS") or [])
     for registration in registry:
@@ -100,6 +110,44 @@ def init_services(app: Flask) -> AppServices:
     )
     app.extensions[EXTENSION_KEY] = built
     return built
+
+
+def prepare_schema(database: Database, *, migrate: bool) -> None:
+    """Migrate the schema to the newest revision, or (with `MIGRATE_ON_START` off) check that it is there.
+
+    Raises:
+        ConfigError: the schema is behind and this app may not migrate it.
+    """
+    if migrate:
+        database.create_all()
+        return
+    current, head = current_revision(database), head_revision()
+    if current != head:
+        raise ConfigError(
+            f"the database schema is at {current or 'nothing'}, this app needs {head}: run `smart-app db upgrade` first"
+        )
+
+
+def check_shared_secrets(database: Database, secret_key: str, cipher: TokenCipher, *, now: float) -> None:
+    """Every instance sharing a database must share its secrets: refuse to start with different ones.
+
+    Raises:
+        ConfigError: the SECRET_KEY or the Fernet keys differ from those the database was set up with.
+    """
+    try:
+        check_deployment_secret(database, "secret_key", secret_fingerprint(secret_key), now=now)
+    except DeploymentSecretMismatch as error:
+        raise ConfigError(
+            "SECRET_KEY differs from the one this database was set up with: give every instance the same "
+            "SMART_APP_SECRET_KEY (after changing it everywhere, run `smart-app db forget-secrets`)"
+        ) from error
+    try:
+        check_cipher_canary(database, cipher, now=now)
+    except DeploymentSecretMismatch as error:
+        raise ConfigError(
+            "TOKEN_ENCRYPTION_KEYS cannot read what other instances of this database encrypt: give every instance "
+            "the same SMART_APP_TOKEN_ENCRYPTION_KEYS (to rotate, add the new key first everywhere, then promote it)"
+        ) from error
 
 
 def _fernet_keys(configured: object, instance: Path) -> list[str]:

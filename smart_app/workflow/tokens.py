@@ -1,11 +1,11 @@
 """The access-token source the FHIR client calls: always a valid token for one launch, or `RelaunchRequired`.
 
-A token expiring within `skew_seconds` is refreshed first. Refreshes are single-flight per launch: concurrent
-callers wait on one lock, and whoever gets it second re-reads the store and finds the fresh token. The refresh
-token is used once and replaced by the one the server returns (rotation). When no refresh is possible (none was
-granted, or the server says `invalid_grant`), the caller gets `RelaunchRequired` and the user is told to launch
-again from the EHR. The lock is per process: several app processes need sticky sessions per launch (or a
-database row lock) to keep refreshes single-flight.
+A token expiring within `skew_seconds` is refreshed first. Refreshes are single-flight per launch, across threads,
+processes and machines: callers in one process wait on one thread lock, then on the launch's token row lock in the
+database (`store.locks`: SELECT … FOR UPDATE on PostgreSQL, the write lock on SQLite), held while the refresh
+request is in flight; whoever gets it second re-reads the row and finds the fresh token. The refresh token is used
+once and replaced by the one the server returns (rotation). When no refresh is possible (none was granted, or the
+server says `invalid_grant`), the caller gets `RelaunchRequired` and the user is told to launch again from the EHR.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from sqlalchemy.orm import Session
+
 from smart_app.config import EhrRegistration
 from smart_app.fhir.oauth import InvalidGrant, TokenEndpointError, refresh_access_token
 from smart_app.fhir.signing_keys import SigningKey
@@ -23,6 +25,7 @@ from smart_app.store.audit import record_event
 from smart_app.store.crypto import TokenCipher, TokenDecryptError
 from smart_app.store.db import Database
 from smart_app.store.launches import get_launch
+from smart_app.store.locks import locked_launch_tokens
 from smart_app.store.tokens import StoredTokens, forget_refresh_token, load_tokens, save_tokens
 
 logger = logging.getLogger(__name__)
@@ -74,10 +77,25 @@ class TokenService:
         if self._fresh(tokens):
             return tokens.access_token
         with self.locks.for_launch(launch_id):
-            tokens = self._load(launch_id)
+            return self._refresh_under_row_lock(launch_id)
+
+    def _refresh_under_row_lock(self, launch_id: str) -> str:
+        """Refresh while this transaction holds the launch's token row, unless another process just did."""
+        failure: RelaunchRequired | None = None
+        with locked_launch_tokens(self.database, launch_id) as db:
+            try:
+                tokens = load_tokens(db, self.cipher, launch_id)
+            except TokenDecryptError as error:
+                raise RelaunchRequired("the stored session can no longer be read") from error
+            if tokens is None:
+                raise RelaunchRequired("this launch has no access token")
             if self._fresh(tokens):
                 return tokens.access_token
-            return self._refresh(launch_id, tokens)
+            try:
+                return self._refresh(db, launch_id, tokens)
+            except _RefreshRefused as refused:
+                failure = refused.relaunch  # commit the forgotten refresh token and the audit event first
+        raise failure
 
     def _fresh(self, tokens: StoredTokens) -> bool:
         return tokens.expires_at is None or tokens.expires_at - self.skew_seconds > self.clock()
@@ -92,46 +110,56 @@ class TokenService:
             raise RelaunchRequired("this launch has no access token")
         return tokens
 
-    def _refresh(self, launch_id: str, tokens: StoredTokens) -> str:
+    def _refresh(self, db: Session, launch_id: str, tokens: StoredTokens) -> str:
+        """Refresh at the EHR and store the result in `db` (the locked transaction).
+
+        Raises:
+            _RefreshRefused: the EHR refused the refresh token (forgotten in `db`, to be committed).
+            RelaunchRequired: no refresh possible and the access token is no longer valid.
+        """
         now = self.clock()
         still_valid = tokens.expires_at is not None and tokens.expires_at > now
         if tokens.refresh_token is None:
             if still_valid:
                 return tokens.access_token
             raise RelaunchRequired("the access token expired and the EHR granted no refresh")
-        with self.database.session() as db:
-            launch = get_launch(db, launch_id)
-            registration = self.registration_for(launch.ehr_name) if launch else None
-            token_endpoint = launch.token_endpoint if launch else None
+        launch = get_launch(db, launch_id)
+        registration = self.registration_for(launch.ehr_name) if launch else None
+        token_endpoint = launch.token_endpoint if launch else None
         if launch is None or registration is None or token_endpoint is None:
             raise RelaunchRequired("the EHR of this launch is no longer registered")
         client = registration.oauth_client(self.signing_keys)
         try:
             response = refresh_access_token(token_endpoint, client, refresh_token=tokens.refresh_token, now=now)
         except InvalidGrant as error:
-            with self.database.session() as db:
-                forget_refresh_token(db, launch_id)
-                record_event(db, "token.refresh_refused", now=now, launch_id=launch_id, ehr_name=registration.name)
-            raise RelaunchRequired("the EHR refused to refresh the session") from error
+            forget_refresh_token(db, launch_id)
+            record_event(db, "token.refresh_refused", now=now, launch_id=launch_id, ehr_name=registration.name)
+            raise _RefreshRefused(RelaunchRequired("the EHR refused to refresh the session")) from error
         except TokenEndpointError as error:
             logger.warning("token refresh for launch %s failed: %s", launch_id, error.error)
             if still_valid:
                 return tokens.access_token
             raise RelaunchRequired("the EHR could not refresh the session") from error
-        with self.database.session() as db:
-            save_tokens(
-                db,
-                self.cipher,
-                launch_id,
-                access_token=response.access_token,
-                refresh_token=response.refresh_token,
-                expires_at=response.expires_at,
-                scope=response.scope or tokens.scope,
-                now=now,
-                refreshed=True,
-            )
-            refreshed_launch = get_launch(db, launch_id)
-            if refreshed_launch is not None and response.scope:
-                refreshed_launch.granted_scope = response.scope  # a refresh may narrow the grant
-            record_event(db, "token.refreshed", now=now, launch_id=launch_id, ehr_name=registration.name)
+        save_tokens(
+            db,
+            self.cipher,
+            launch_id,
+            access_token=response.access_token,
+            refresh_token=response.refresh_token,
+            expires_at=response.expires_at,
+            scope=response.scope or tokens.scope,
+            now=now,
+            refreshed=True,
+        )
+        if response.scope:
+            launch.granted_scope = response.scope  # a refresh may narrow the grant
+        record_event(db, "token.refreshed", now=now, launch_id=launch_id, ehr_name=registration.name)
         return response.access_token
+
+
+class _RefreshRefused(Exception):
+    """The EHR refused the refresh token: what the locked transaction recorded is kept, then `relaunch` raised."""
+
+    def __init__(self, relaunch: RelaunchRequired) -> None:
+        super().__init__(relaunch.reason)
+        self.relaunch = relaunch

@@ -1,5 +1,5 @@
-"""The worklist store: entering from a saved order, the lifecycle with who and when, filters, search, sort and
-paging in the database, a single sender, and the append-only audit log."""
+"""The worklist store on SQLite and PostgreSQL: entering from a saved order, the lifecycle with who and when,
+filters, search, sort and paging in the database, a single sender, expiry, and the append-only audit log."""
 
 from __future__ import annotations
 
