@@ -63,6 +63,7 @@ pytest: install
 bench: install
 	$(BIN)/python scripts/bench_fetch.py
 	$(BIN)/python scripts/bench_check.py
+	$(BIN)/python scripts/bench_worklist.py
 
 # The load benchmark of issue 13 (minutes; not part of `make test`): launch → check → save by 50 and 200 clinicians.
 bench-load: install services

@@ -77,6 +77,8 @@ DEFAULTS: dict[str, Any] = {
     "TOKEN_REFRESH_SKEW_SECONDS": 60,
     # Default payer when the record's Coverage does not say otherwise.
     "DEFAULT_PAYER": "medicare",
+    # Payer PAS endpoints for prior-authorization submission (fields in smart_app/payer_registry.py).
+    "PAYERS": [],
     # The launch.html served at /launch.html (default: the one at the project root).
     "LAUNCH_HTML_PATH": None,
     # Deploying on several processes and machines (README "Deploying"). Lifetimes of app-side state (seconds): a

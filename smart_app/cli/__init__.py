@@ -15,6 +15,7 @@ SUBCOMMANDS: dict[str, str] = {
     "check": "smart_app.cli.check:check",
     "order": "smart_app.cli.order:order",
     "packet": "smart_app.cli.packet:packet",
+    "payer": "smart_app.cli.payer:payer",
     "seed": "smart_app.cli.seed:seed",
     "sandbox": "smart_app.cli.sandbox:sandbox",
     "serve": "smart_app.cli.serve:serve",

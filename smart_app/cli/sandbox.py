@@ -24,11 +24,13 @@ from typing import Any
 import click
 
 from smart_app import create_app
+from smart_app.cli.payer import payer_settings
 from smart_app.config import DEFAULTS
 from smart_app.sandbox.auth import AuthServerHandle, ClientRegistration, start_auth_server
 from smart_app.sandbox.auth.registration import AuthMethod
 from smart_app.sandbox.fhir_server import FhirServerError, FhirServerHandle, start_fhir_server
 from smart_app.sandbox.hapi_server import rss_megabytes, start_hapi_server
+from smart_app.sandbox.payer import PayerHandle, start_payer_server
 from smart_app.sandbox.seed import SeedLoadError, seed_server
 from smart_app.web.server import make_app_server
 
@@ -58,6 +60,7 @@ class RunningSandbox:
     app_url: str
     patients: list[str]
     cli_token: str | None
+    payer_url: str | None = None
 
     def summary(self, *, open_server: bool) -> str:
         lines = [
@@ -70,6 +73,8 @@ class RunningSandbox:
             f"  Authorization:    {self.auth.base_url}/.well-known/smart-configuration",
             f"  Seeded patients:  {len(self.patients)}",
         ]
+        if self.payer_url:
+            lines.append(f"  Sandbox payer:    {self.payer_url}   (PAS Claim/$submit; staff worklist: EHR page)")
         if self.cli_token:
             lines += [
                 "",
@@ -146,6 +151,7 @@ def open_settings(fhir: FhirServerHandle, *, instance: Path) -> dict[str, Any]:
 @click.option("--app-port", default=8000, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--auth-port", default=8001, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--fhir-port", default=8002, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--payer-port", default=8003, show_default=True, type=click.IntRange(0, 65535))
 @click.option(
     "--client-auth",
     type=click.Choice(list(AUTH_METHODS)),
@@ -179,6 +185,7 @@ def sandbox(
     app_port: int,
     auth_port: int,
     fhir_port: int,
+    payer_port: int,
     client_auth: str,
     open_server: bool,
     no_seed: bool,
@@ -189,6 +196,7 @@ def sandbox(
     """Start the sandbox EHR and the app with seeded patients; print the launch page URL."""
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     ports = {name: port_or_free(port) for name, port in (("app", app_port), ("auth", auth_port), ("fhir", fhir_port))}
+    payer = start_payer_server(port=port_or_free(payer_port))  # the sandbox payer (PAS) beside the EHR
     introspection_secret = secrets.token_urlsafe(24)
     started = time.monotonic()
     auth_base = None if open_server else f"http://{HOST}:{ports['auth']}"
@@ -213,13 +221,15 @@ def sandbox(
                 log_path=instance / "fhir-server.log",
             )
     except FhirServerError as error:
+        payer.stop()
         raise SandboxStartError(f"sandbox FHIR server did not start: {error}") from error
     auth = start_auth_server(
         port=ports["auth"], fhir_base=fhir.base_url, resource_servers={RESOURCE_SERVER_ID: introspection_secret}
     )
     try:
-        running = _start_rest(fhir, auth, ports["app"], client_auth, open_server, no_seed, instance)
+        running = _start_rest(fhir, auth, ports["app"], client_auth, open_server, no_seed, instance, payer)
     except BaseException:
+        payer.stop()
         auth.stop()
         fhir.stop()
         raise
@@ -235,6 +245,7 @@ def sandbox(
         pass
     finally:
         server.server_close()
+        payer.stop()
         auth.stop()
         fhir.stop()
 
@@ -256,6 +267,7 @@ def _start_rest(
     open_server: bool,
     no_seed: bool,
     instance: Path,
+    payer: PayerHandle | None = None,
 ) -> tuple[RunningSandbox, Any]:
     seed_token = None if open_server else auth.issue_token("system/*.cruds", lifetime=600)
     patients: list[str] = []
@@ -272,10 +284,14 @@ def _start_rest(
         settings = app_settings(
             fhir, auth, instance=instance.resolve(), client_auth=client_auth, client_secret=client_secret
         )
+    if payer is not None:
+        settings["PAYERS"] = payer_settings(payer, client_id=APP_CLIENT_ID)
     app = create_app(settings)
     server = make_app_server(app, HOST, app_port)
     app_url = f"http://{HOST}:{server.port}"
     app.config["PUBLIC_URL"] = app_url  # known once bound (a taken port falls back to a free one)
+    if payer is not None:
+        payer.register_client(APP_CLIENT_ID, jwks_uri=f"{app_url}/.well-known/jwks.json")
     if not open_server:
         register_app(
             auth,
@@ -286,4 +302,8 @@ def _start_rest(
             name="spine-auth",
         )
     cli_token = None if open_server else auth.issue_token(CLI_TOKEN_SCOPE, lifetime=CLI_TOKEN_LIFETIME_SECONDS)
-    return RunningSandbox(fhir=fhir, auth=auth, app_url=app_url, patients=patients, cli_token=cli_token), server
+    payer_url = payer.fhir_base if payer is not None else None
+    running = RunningSandbox(
+        fhir=fhir, auth=auth, app_url=app_url, patients=patients, cli_token=cli_token, payer_url=payer_url
+    )
+    return running, server

@@ -9,6 +9,7 @@ from smart_app.store import (  # noqa: F401  (launch state: G; drafts: H; attest
     drafts,
     launches,
     maintenance,
+    prior_auth_tables,
     sessions,
     tokens,
 )

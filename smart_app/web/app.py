@@ -45,6 +45,7 @@ def build_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from smart_app.web.patient import bp as patient_bp
     from smart_app.web.services import init_services
     from smart_app.web.vendor import bp as vendor_bp
+    from smart_app.web.worklist_blueprints import register_prior_auth
 
     make_private_dir(Path(app.instance_path))  # 0700: generated keys, the SQLite file, the sandbox's logs
     init_services(app)
@@ -63,6 +64,7 @@ def build_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(orders_bp)
     app.register_blueprint(vendor_bp)
     app.register_blueprint(packet_bp)
+    register_prior_auth(app)
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:

@@ -50,6 +50,7 @@ from smart_app.web.errors import AppError
 from smart_app.web.identity import verify_identity
 from smart_app.web.security import allow_form_action
 from smart_app.web.services import services
+from smart_app.web.staff_launch import is_staff_launch, staff_scope
 
 logger = logging.getLogger(__name__)
 bp = Blueprint("launch", __name__)
@@ -123,18 +124,29 @@ def launch() -> WerkzeugResponse | str:
         )
     configuration = _discover(registration)
     return _start_authorization(
-        registration, configuration, aud=iss if launch_param else registration.iss, launch_param=launch_param
+        registration,
+        configuration,
+        aud=iss if launch_param else registration.iss,
+        launch_param=launch_param,
+        staff=request.args.get("staff") == "1",
     )
 
 
 def _start_authorization(
-    registration: EhrRegistration, configuration: SmartConfiguration, *, aud: str, launch_param: str | None
+    registration: EhrRegistration,
+    configuration: SmartConfiguration,
+    *,
+    aud: str,
+    launch_param: str | None,
+    staff: bool = False,
 ) -> WerkzeugResponse | str:
     app_services = services()
     kind: LaunchKind = "ehr" if launch_param else "standalone"
     profile = registration.scope_profile
     syntax = choose_syntax(configuration.capabilities, v1_only="v1_scopes_only" in registration.quirks)
     scope = build_scope(profile, syntax=syntax, launch=kind)
+    if staff and not launch_param:
+        scope = staff_scope(scope)
     pkce = new_pkce_pair()
     state = new_state()
     nonce = secrets.token_urlsafe(32)
@@ -355,6 +367,9 @@ def callback() -> WerkzeugResponse:
                 issue_code="security",
             ) from error
     patient_id = token.context.get("patient")
+    if patient_id is None and is_staff_launch(pending.launch_kind, token.scope or pending.requested_scope):
+        launch_id = _store_launch(registration, configuration, token, "", fhir_user, pending, now)
+        return redirect(url_for("worklist.worklist", launch_id=launch_id))
     if not isinstance(patient_id, str) or not FHIR_ID.match(patient_id):
         raise AppError(
             400,

@@ -50,6 +50,7 @@ from smart_app.web.patient import patient_banner
 from smart_app.web.services import services
 from smart_app.web.verdict import verdict_view
 from smart_app.workflow.kept_drafts import KeptDraftMismatch, kept_for_launch, kept_report_pdf, request_order_key
+from smart_app.web.worklist_entry import enter_worklist
 from smart_app.workflow.order import OrderOutcome, render_report, save_draft_order, withdraw_draft_order
 
 bp = Blueprint("orders", __name__, url_prefix="/s/<launch_id>")
@@ -159,6 +160,7 @@ def _write(context: LaunchContext, check: LaunchCheck) -> OrderOutcome:
             capabilities=None if context.is_open else context.capabilities,  # an open server decides for itself
         )
     _audit(context, "order.kept" if outcome.kept_locally else "order.saved", outcome.order_key, _summary(outcome))
+    enter_worklist(context, check, outcome)  # the prior-authorization worklist picks the saved order up
     return outcome
 
 

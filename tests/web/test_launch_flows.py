@@ -76,7 +76,8 @@ def test_ehr_launch_reaches_the_patient_page(
         assert tokens is not None and tokens.refresh_token
         stored = db.execute(text("select access_token_enc from launch_tokens where launch_id = :l"), {"l": launch_id})
         assert tokens.access_token not in stored.scalar_one()
-        assert [e.event for e in events(db, launch_id=launch_id)] == ["launch.completed"]
+        # the patient page read is audited (issue 11)
+        assert [e.event for e in events(db, launch_id=launch_id)] == ["launch.completed", "data.read"]
     for hop in browser.hops:
         assert tokens.access_token not in hop
     assert tokens.access_token not in page.text

@@ -47,7 +47,7 @@ def ehr_launch() -> Any:
     if registration is None or not registration.launch_uri:
         message = "Unknown app, or the app has no launch URL registered."
         return render_template("message.html", title="Cannot launch", message=message), 400
-    if not state.patients.exists(patient_id):
+    if patient_id and not state.patients.exists(patient_id):  # no patient: a provider (staff) launch
         message = "That patient is not on the FHIR server."
         return render_template("message.html", title="Cannot launch", message=message), 400
     launch = LaunchContext(new_secret_value(), client_id, patient_id, encounter_id, state.user)

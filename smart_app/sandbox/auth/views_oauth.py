@@ -90,7 +90,7 @@ def authorize() -> Any:
     launch = smart.launch
     context = GrantContext(
         user=launch.user if launch else state.user,
-        patient=launch.patient if launch else None,
+        patient=(launch.patient or None) if launch else None,
         encounter=launch.encounter if launch else None,
     )
     return server.create_authorization_response(grant_user=context, grant=grant)

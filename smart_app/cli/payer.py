@@ -1,0 +1,61 @@
+"""`smart-app payer`: the sandbox payer alone (PAS `Claim/$submit`, `Claim/$inquire`, rest-hook Subscriptions,
+SMART Backend Services tokens), for integrators; `smart-app sandbox` (and `make run`) starts it beside the sandbox
+EHR and registers the app with it. Loopback only."""
+
+from __future__ import annotations
+
+import signal
+import time
+from typing import Any
+
+import click
+
+from smart_app.sandbox.payer import PayerHandle, start_payer_server
+
+PAYER_NAME = "sandbox-payer"
+SERVED_PAYERS = ["medicare", "aetna", "bcbs-nd"]
+
+
+def payer_settings(payer: PayerHandle, *, client_id: str) -> list[dict[str, Any]]:
+    """The app's `PAYERS` setting for the sandbox payer (every payer profile we know goes there)."""
+    return [
+        {
+            "name": PAYER_NAME,
+            "title": "Sandbox payer (PAS, local)",
+            "fhir_base": payer.fhir_base,
+            "payer_ids": SERVED_PAYERS,
+            "client_id": client_id,
+            "program": "cms-0057-f",
+        }
+    ]
+
+
+@click.command(name="payer")
+@click.option("--port", default=8003, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--client", "clients", multiple=True, metavar="ID=JWKS_URL", help="A client allowed to get tokens.")
+@click.option(
+    "--mode", type=click.Choice(["auto", "approve", "deny", "pend", "error"]), default="auto", show_default=True
+)
+@click.option("--pend-seconds", default=5.0, show_default=True, type=float)
+def payer(port: int, clients: tuple[str, ...], mode: str, pend_seconds: float) -> None:
+    """Run the sandbox payer until Ctrl+C."""
+    handle = start_payer_server(port=port)
+    for item in clients:
+        client_id, _, jwks_uri = item.partition("=")
+        if not client_id or not jwks_uri:
+            raise click.BadParameter("use ID=JWKS_URL", param_hint="--client")
+        handle.register_client(client_id, jwks_uri=jwks_uri)
+    handle.set_switches(mode=mode, pend_seconds=pend_seconds)
+    click.echo(f"sandbox payer: {handle.fhir_base} (token endpoint {handle.base_url}/auth/token). Ctrl+C stops.")
+
+    def stop(_signal: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        handle.stop()
