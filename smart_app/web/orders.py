@@ -49,8 +49,8 @@ from smart_app.web.launch_context import LaunchContext, load_launch_context
 from smart_app.web.patient import patient_banner
 from smart_app.web.services import services
 from smart_app.web.verdict import verdict_view
-from smart_app.workflow.kept_drafts import KeptDraftMismatch, kept_for_launch, kept_report_pdf, request_order_key
 from smart_app.web.worklist_entry import enter_worklist
+from smart_app.workflow.kept_drafts import KeptDraftMismatch, kept_for_launch, kept_report_pdf, request_order_key
 from smart_app.workflow.order import OrderOutcome, render_report, save_draft_order, withdraw_draft_order
 
 bp = Blueprint("orders", __name__, url_prefix="/s/<launch_id>")
