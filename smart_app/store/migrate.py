@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -79,7 +80,9 @@ def _migration_lock(database: Database) -> Iterator[None]:
         return
     lock_path = Path(url.database).with_name(Path(url.database).name + ".migrate-lock")
     lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock_path, "a", encoding="utf-8") as handle:
+    descriptor = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)  # private, as the database beside it
+    os.chmod(lock_path, 0o600)
+    with os.fdopen(descriptor, "a", encoding="utf-8") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield

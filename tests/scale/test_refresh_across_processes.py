@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import secrets
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -88,9 +89,11 @@ def test_two_processes_refresh_one_launch_at_once_exactly_one_refresh(
 ) -> None:
     patient = seeded_on(fhir_server, [READY])[READY]
     browser = Browser()
-    auth_server.set_switches(access_token_lifetime=30)  # inside the app's 60 s refresh window from the start
+    # The app refreshes at min(60 s, half the lifetime) before expiry: a 2 s token is due after 1 s.
+    auth_server.set_switches(access_token_lifetime=2)
     launch_id = launch(browser, deployment.as_running_app(deployment.a), auth_server, patient)
     auth_server.set_switches(access_token_lifetime=3600)  # the refreshed token is fresh: one refresh is enough
+    time.sleep(1.5)  # the launch's token is now inside its refresh window
     before, old_refresh_token = refresh_count(deployment, launch_id)
     token_requests.lines.clear()
     cookie = "; ".join(f"{cookie.name}={cookie.value}" for cookie in browser.cookies)
