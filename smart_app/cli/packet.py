@@ -19,14 +19,23 @@ from typing import Any
 
 import click
 
-from smart_app.cli.check import TOKEN_ENV, BadInput, OneLineErrors, ServerFailure, parse_as_of, read_json_file
+from smart_app.cli.check import (
+    TOKEN_ENV,
+    BadInput,
+    OneLineErrors,
+    ServerFailure,
+    fetch_online,
+    parse_as_of,
+    read_json_file,
+)
+from smart_app.cli.fhir_words import patient_id_of
 from smart_app.cli.order import REQUEST_OPTIONS, _version
 from smart_app.core.documents import OrderContext
 from smart_app.core.model import CheckRequest, InvalidRequest
 from smart_app.core.packet.model import PLACES_OF_SERVICE, Address, Facility, PacketInputError, PacketOptions, Practice
 from smart_app.fhir.client import FhirClient
 from smart_app.fhir.errors import FhirError, FhirNotFound
-from smart_app.workflow.check import fetch_record, run_check
+from smart_app.workflow.check import run_check
 from smart_app.workflow.packet import build_packet_files, read_parties, write_packet_document
 
 PRACTICE_ENV = "SMART_APP_PRACTICE"
@@ -56,6 +65,7 @@ def packet(**options: Any) -> None:
     fhir_base, patient_id = options["fhir_base"], options["patient_id"]
     if not fhir_base or not patient_id:
         raise BadInput("smart-app packet needs --fhir-base URL --patient ID")
+    patient_id = patient_id_of(patient_id)
     as_of = parse_as_of(options["as_of_text"])
     answers = read_json_file(options["answers_path"], "answers") if options["answers_path"] else None
     token = os.environ.get(TOKEN_ENV) or None
@@ -72,7 +82,7 @@ def packet(**options: Any) -> None:
             setting=options["setting"],
             payer=options["payer"] or "medicare",
         )
-        record = fetch_record(fhir_base, patient_id, token=token)
+        record = fetch_online(fhir_base, patient_id, token)  # failures explained in words (exit 2 or 3)
         check_result = run_check(
             record.resources,
             request,

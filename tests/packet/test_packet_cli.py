@@ -45,8 +45,8 @@ def _args(case: dict[str, Any]) -> list[str]:
     return args
 
 
-def _packet(base: str, case: dict[str, Any], out: Path, *extra: str) -> Any:
-    patient = case["patient"].split("/")[1]
+def _packet(base: str, case: dict[str, Any], out: Path, *extra: str, as_reference: bool = False) -> Any:
+    patient = case["patient"] if as_reference else case["patient"].split("/")[1]  # Patient/<id> or <id>
     args = ["packet", "--fhir-base", base, "--patient", patient, *_args(case), "--out", str(out), "--format", "json"]
     env = {"SMART_APP_FHIR_TOKEN": "", "SMART_APP_FHIR_USER": f"Practitioner/{SANDBOX_PRACTITIONER_ID}",
            "SMART_APP_PRACTICE": PRACTICE}  # fmt: skip
@@ -147,7 +147,7 @@ def test_write_to_ehr_happens_once(ehr: FhirClient, tmp_path: Path) -> None:
     written = json.loads(first.stdout)["written"]
     assert written, first.stdout[-600:]
     assert {item["reference"].split("/")[0] for item in written} >= {"DocumentReference", "Provenance"}
-    again = _packet(ehr.base_url, case, tmp_path / "b.zip", "--write-to-ehr")
+    again = _packet(ehr.base_url, case, tmp_path / "b.zip", "--write-to-ehr", as_reference=True)
     assert again.exit_code == 0, again.output
     assert {item["action"] for item in json.loads(again.stdout)["written"]} == {"unchanged"}
     found = requests.get(f"{ehr.base_url}/DocumentReference", params={"description:contains": "Prior"}, timeout=10)
