@@ -21,10 +21,10 @@ from smart_app.cli import main
 from smart_app.fhir.client import FhirClient
 from smart_app.sandbox.constants import SANDBOX_PRACTITIONER_ID
 from smart_app.sandbox.seed.sandbox_user import sandbox_user_bundle
+from tests.conftest import CASES_DIR
 from tests.packet.validation import unexpected_errors, validate, warnings_of
 
 pytestmark = pytest.mark.sandbox
-CASES_DIR = Path(__file__).resolve().parents[3] / "shared/cases"
 PRACTICE = json.dumps({"name": "Example Spine Clinic", "npi": "1234567893", "tin": "123456789",
                        "address_lines": ["1 Main St"], "city": "Columbus", "state": "OH", "postal_code": "43004",
                        "phone": "555-0100", "fax": "555-0101"})  # fmt: skip

@@ -9,7 +9,6 @@ import io
 import json
 import re
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,8 +20,9 @@ from smart_app.core.packet.model import AttestationNote, PacketInputError, Packe
 from smart_app.sandbox.seed.sandbox_user import sandbox_user_resources
 from smart_app.workflow.check import run_check
 from smart_app.workflow.packet import build_packet_files
+from tests.conftest import CASES_DIR
 
-CASES = Path(__file__).resolve().parents[3] / "shared/cases"
+CASES = CASES_DIR
 CREATED = datetime(2026, 11, 20, 15, 30, tzinfo=UTC)
 PRACTICE = Practice.from_mapping({"name": "Example Spine Clinic", "npi": "1234567893", "tin": "123456789"})
 

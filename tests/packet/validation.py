@@ -12,9 +12,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from tests.conftest import DATA_DIR
+
 PROJECT = Path(__file__).resolve().parents[2]
 JAR = PROJECT / "tools/fhir-validator/target/fhir-validator.jar"
-IGS = PROJECT.parent / "shared/data/igs"
+IGS = DATA_DIR / "igs"
 PACKAGES = ("hl7.fhir.us.core-7.0.0", "hl7.fhir.us.davinci-pas-2.2.1", "hl7.fhir.us.davinci-dtr-2.0.1",
             "hl7.fhir.us.davinci-crd-2.0.1")  # fmt: skip
 XVER_GAP = "Unable to resolve profile CanonicalType[http://hl7.org/fhir/5.0/StructureDefinition/extension-"
