@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -33,7 +35,7 @@ from smart_app.core.model import CheckRequest, InvalidRequest
 from smart_app.fhir.client import FhirClient
 from smart_app.store.db import Database
 from smart_app.store.drafts import DraftStore
-from smart_app.workflow.check import run_check
+from smart_app.workflow.check import FetchedRecord, run_check
 from smart_app.workflow.order import OrderOutcome, save_draft_order
 
 DEFAULT_DATABASE = Path.home() / ".spine-auth" / "app.db"
@@ -46,9 +48,37 @@ REQUEST_OPTIONS = [param for param in check_command.params if param.name != "bun
 @click.option("--database", envvar="SMART_APP_DATABASE_URL", help="where refused drafts are kept (SQLAlchemy URL)")
 def order(**options: Any) -> None:
     """Check the request, then write the draft order (ServiceRequest per CPT line, attachments, Provenance)."""
+    checked = check_online(options, "order")
+    token, record, check_result = checked.token, checked.record, checked.result
+    client = FhirClient(checked.fhir_base, token_source=(lambda: token) if token else None)
+    context = OrderContext(
+        recorded=datetime.now(UTC),
+        resources=record.resources,
+        requester=options["requester"] or None,
+        app_version=_version(),
+    )
+    outcome = save_draft_order(client, check_result, context, _store(options["database"]))
+    fmt = options["output_format"] or ("text" if sys.stdout.isatty() else "json")
+    if fmt == "json":
+        click.echo(json.dumps({"check": check_result, **outcome.to_json()}, indent=2, ensure_ascii=False))
+    else:
+        click.echo(format_text(check_result) + "\n\n" + describe_outcome(outcome))
+
+
+@dataclass(frozen=True)
+class OnlineCheck:
+    fhir_base: str
+    token: str | None
+    record: FetchedRecord
+    result: dict[str, Any]
+
+
+def check_online(options: Mapping[str, Any], command: str) -> OnlineCheck:
+    """The request options shared by `order` and `packet`, checked against the record read from the FHIR server
+    (bad input: exit 2; a failing server: exit 3, in words)."""
     fhir_base, patient_id = options["fhir_base"], options["patient_id"]
     if not fhir_base or not patient_id:
-        raise BadInput("smart-app order needs --fhir-base URL --patient ID")
+        raise BadInput(f"smart-app {command} needs --fhir-base URL --patient ID")
     patient_id = patient_id_of(patient_id)
     as_of = parse_as_of(options["as_of_text"])
     answers = read_json_file(options["answers_path"], "answers") if options["answers_path"] else None
@@ -66,7 +96,7 @@ def order(**options: Any) -> None:
             payer=options["payer"] or "medicare",
         )
         record = fetch_online(fhir_base, patient_id, token)
-        check_result = run_check(
+        result = run_check(
             record.resources,
             request,
             as_of=as_of,
@@ -78,20 +108,7 @@ def order(**options: Any) -> None:
         )
     except (InvalidRequest, ValueError) as error:
         raise BadInput(str(error)) from None
-
-    client = FhirClient(fhir_base, token_source=(lambda: token) if token else None)
-    context = OrderContext(
-        recorded=datetime.now(UTC),
-        resources=record.resources,
-        requester=options["requester"] or None,
-        app_version=_version(),
-    )
-    outcome = save_draft_order(client, check_result, context, _store(options["database"]))
-    fmt = options["output_format"] or ("text" if sys.stdout.isatty() else "json")
-    if fmt == "json":
-        click.echo(json.dumps({"check": check_result, **outcome.to_json()}, indent=2, ensure_ascii=False))
-    else:
-        click.echo(format_text(check_result) + "\n\n" + describe_outcome(outcome))
+    return OnlineCheck(fhir_base, token, record, result)
 
 
 def describe_outcome(outcome: OrderOutcome) -> str:

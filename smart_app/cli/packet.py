@@ -20,22 +20,14 @@ from typing import Any
 import click
 
 from smart_app.cli.check import (
-    TOKEN_ENV,
     BadInput,
     OneLineErrors,
-    ServerFailure,
-    fetch_online,
     parse_as_of,
-    read_json_file,
 )
-from smart_app.cli.fhir_words import patient_id_of
-from smart_app.cli.order import REQUEST_OPTIONS, _version
+from smart_app.cli.order import REQUEST_OPTIONS, _version, check_online
 from smart_app.core.documents import OrderContext
-from smart_app.core.model import CheckRequest, InvalidRequest
 from smart_app.core.packet.model import PLACES_OF_SERVICE, Address, Facility, PacketInputError, PacketOptions, Practice
 from smart_app.fhir.client import FhirClient
-from smart_app.fhir.errors import FhirError, FhirNotFound
-from smart_app.workflow.check import run_check
 from smart_app.workflow.packet import build_packet_files, read_parties, write_packet_document
 
 PRACTICE_ENV = "SMART_APP_PRACTICE"
@@ -62,44 +54,9 @@ PRACTICE_ENV = "SMART_APP_PRACTICE"
 )
 def packet(**options: Any) -> None:
     """Check the request, then write the prior-authorization packet (PDF, PAS Bundle, DTR QuestionnaireResponse)."""
-    fhir_base, patient_id = options["fhir_base"], options["patient_id"]
-    if not fhir_base or not patient_id:
-        raise BadInput("smart-app packet needs --fhir-base URL --patient ID")
-    patient_id = patient_id_of(patient_id)
-    as_of = parse_as_of(options["as_of_text"])
-    answers = read_json_file(options["answers_path"], "answers") if options["answers_path"] else None
-    token = os.environ.get(TOKEN_ENV) or None
-    staff = _staff_choices(options, as_of)
-    try:
-        request = CheckRequest.build(
-            procedure=options["procedure"],
-            levels=options["levels"],
-            side=options["side"],
-            intent=options["intent"],
-            guidance=options["guidance"],
-            sedation=options["sedation"],
-            technique=options["technique"],
-            setting=options["setting"],
-            payer=options["payer"] or "medicare",
-        )
-        record = fetch_online(fhir_base, patient_id, token)  # failures explained in words (exit 2 or 3)
-        check_result = run_check(
-            record.resources,
-            request,
-            as_of=as_of,
-            answers=answers,
-            skipped=record.skipped,
-            unreadable=record.unreadable,
-            payer_from_record=options["payer"] is None,
-            patient_id=record.patient_id,
-        )
-    except (InvalidRequest, ValueError) as error:
-        raise BadInput(str(error)) from None
-    except FhirNotFound as error:
-        raise BadInput(f"unknown patient id {patient_id!r} on the FHIR server ({error.brief()})") from None
-    except FhirError as error:
-        raise ServerFailure(f"FHIR server failed: {error.brief()}") from None
-
+    staff = _staff_choices(options, parse_as_of(options["as_of_text"]))  # bad staff choices fail before any read
+    checked = check_online(options, "packet")
+    fhir_base, token, record, check_result = checked.fhir_base, checked.token, checked.record, checked.result
     client = FhirClient(fhir_base, token_source=(lambda: token) if token else None)
     requester = options["requester"] or None
     patient_ref = str(check_result["patient"]["reference"])
