@@ -17,12 +17,12 @@ from click.testing import CliRunner
 
 from smart_app.cli import main
 from smart_app.core.documents import IDENTIFIER_SYSTEM
+from tests.conftest import CASES_DIR
 from tests.hapi.hapi_validation import hapi_unexpected_errors
 from tests.hapi.test_orders import SANDBOX_USER, load_case, references
 from tests.packet.test_packet_cli import PRACTICE
 
 pytestmark = pytest.mark.sandbox
-CASES_DIR = Path(__file__).resolve().parents[3] / "shared/cases"
 PAS_REQUEST_BUNDLE = "http://hl7.org/fhir/us/davinci-pas/StructureDefinition/profile-pas-request-bundle"
 FHIR_JSON = {"Content-Type": "application/fhir+json", "Accept": "application/fhir+json"}
 # The first patient runs twice; the second follows it.
