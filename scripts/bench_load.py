@@ -314,7 +314,9 @@ def run_round(auth: Any, setup: Setup, patients: list[Any], clinicians: int, rou
     cpu_before = cpu_seconds(app_pids)
     barrier = threading.Barrier(clinicians)
     results: list[Result] = [Result() for _ in range(clinicians)]
-    base_day = date(2026, 6, 1) + timedelta(days=90 * round_index)  # every clinician, every round: its own order
+    # Planned dates after the seeded records (their checks are `ready`, as a clinician would save them); every
+    # clinician, every round: its own order.
+    base_day = date(2026, 11, 15) + timedelta(days=90 * round_index)
 
     def worker(i: int) -> None:
         patient = patients[i % len(patients)]
