@@ -141,6 +141,31 @@ def start_fhir_server(
     # even when it is killed without a chance to clean up.
     command.append("--exit-with-parent")
 
+    return run_until_listening(
+        command,
+        cwd=SERVER_DIR,
+        environment=environment,
+        log_path=log_path,
+        startup_timeout=startup_timeout,
+        host=host,
+        require_auth=require_auth,
+        default_count=default_count,
+    )
+
+
+def run_until_listening(
+    command: list[str],
+    *,
+    cwd: Path,
+    environment: dict[str, str],
+    log_path: Path,
+    startup_timeout: float,
+    host: str,
+    require_auth: bool,
+    default_count: int,
+) -> FhirServerHandle:
+    """Start a sandbox FHIR server process (its own process group, a private log) and wait for its `listening`
+    line; shared by the Node and the HAPI engines."""
     started = time.monotonic()
     with _private_log(log_path) as log_file:
         process = subprocess.Popen(

@@ -9,16 +9,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 from smart_app.sandbox.fhir_server import (
     FhirServerError,
     FhirServerHandle,
-    _stop_process_group,
-    _wait_for_listening,
+    run_until_listening,
 )
 
 __all__ = ["HAPI_DIR", "HAPI_JAR", "HAPI_MAX_COUNT", "rss_megabytes", "start_hapi_server"]
@@ -68,30 +65,13 @@ def start_hapi_server(
     if introspection_client:  # in the environment, not on the command line: `ps` shows command lines
         environment["SANDBOX_INTROSPECTION_CLIENT"] = f"{introspection_client[0]}:{introspection_client[1]}"
 
-    started = time.monotonic()
-    with log_path.open("wb") as log_file:
-        process = subprocess.Popen(
-            command,
-            cwd=HAPI_DIR,
-            stdin=subprocess.PIPE,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            env=environment,
-        )
-    try:
-        listening = _wait_for_listening(process, log_path, startup_timeout)
-    except BaseException:
-        _stop_process_group(process)
-        raise
-    bound_port = int(listening["port"])
-    return FhirServerHandle(
-        port=bound_port,
-        base_url=str(listening["base"]),
-        admin_url=f"http://{host}:{bound_port}/admin",
+    return run_until_listening(
+        command,
+        cwd=HAPI_DIR,
+        environment=environment,
         log_path=log_path,
-        startup_seconds=time.monotonic() - started,
-        process=process,
+        startup_timeout=startup_timeout,
+        host=host,
         require_auth=require_auth,
         default_count=HAPI_DEFAULT_COUNT,
     )
