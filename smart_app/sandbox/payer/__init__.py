@@ -5,6 +5,10 @@ handle.register_client("spine-auth", jwks_uri="http://127.0.0.1:8000/.well-known
 handle.fhir_base       → http://127.0.0.1:P/fhir   (Claim/$submit, Claim/$inquire, Subscription)
 handle.set_switches(mode="pend", pend_seconds=1, then="deny", deny_reason="no-diagnosis")
 handle.stats(), handle.reset(), handle.stop()
+
+Submissions are validated by HAPI FHIR's validator (tools/fhir-validator) started as a child process when its jar
+is built: `start_payer_server(validator=ValidatorSettings(...))` (the default), a running `PasValidator` to share
+one JVM between payers (tests), or `validator=None` for structural checks only.
 """
 
 from __future__ import annotations
@@ -17,8 +21,18 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from .app import create_payer_app
 from .state import PayerState, SwitchError, Switches
+from .validator import PasValidator, ValidatorSettings, ValidatorUnavailable, start_validator
 
-__all__ = ["PayerHandle", "SwitchError", "Switches", "start_payer_server"]
+__all__ = [
+    "PasValidator",
+    "PayerHandle",
+    "SwitchError",
+    "Switches",
+    "ValidatorSettings",
+    "ValidatorUnavailable",
+    "start_payer_server",
+    "start_validator",
+]
 
 log = logging.getLogger(__name__)
 
@@ -31,9 +45,10 @@ class _PathOnlyRequestHandler(WSGIRequestHandler):
 class PayerHandle:
     """A running sandbox payer."""
 
-    def __init__(self, server: BaseWSGIServer, state: PayerState) -> None:
+    def __init__(self, server: BaseWSGIServer, state: PayerState, *, owns_validator: bool = False) -> None:
         self._server = server
         self.state = state
+        self._owns_validator = owns_validator
         self._thread = threading.Thread(
             target=server.serve_forever, kwargs={"poll_interval": 0.1}, name="sandbox-payer", daemon=True
         )
@@ -50,6 +65,15 @@ class PayerHandle:
     @property
     def port(self) -> int:
         return int(self._server.port)
+
+    @property
+    def validation(self) -> str:
+        """What the payer checks, in words (for the command line)."""
+        validator = self.state.validator
+        if validator is None:
+            return "structure only"
+        state = "ready" if validator.ready else "loading, submissions wait for it"
+        return f"HAPI FHIR validator against the PAS request Bundle profile ({state})"
 
     def register_client(self, client_id: str, *, jwks_uri: str) -> None:
         """A client allowed to get tokens (SMART Backend Services, private_key_jwt checked against `jwks_uri`)."""
@@ -77,11 +101,38 @@ class PayerHandle:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
+        if self._owns_validator and self.state.validator is not None:
+            self.state.validator.stop()
 
 
-def start_payer_server(*, port: int = 0, host: str = "127.0.0.1") -> PayerHandle:
-    """Start the payer; it accepts connections when this returns (`port=0` picks a free port)."""
+DEFAULT_VALIDATOR = ValidatorSettings()
+
+
+def start_payer_server(
+    *, port: int = 0, host: str = "127.0.0.1", validator: ValidatorSettings | PasValidator | None = DEFAULT_VALIDATOR
+) -> PayerHandle:
+    """Start the payer; it accepts connections when this returns (`port=0` picks a free port). With settings, the
+    validator JVM is started as a child process (it loads in the background) when it can be; when it cannot (jar
+    not built, no Java, packages missing) one log line says the payer checks structure only, and why."""
     state = PayerState()
-    server = make_server(host, port, create_payer_app(state), threaded=True, request_handler=_PathOnlyRequestHandler)
+    owns = False
+    if isinstance(validator, ValidatorSettings):
+        reason = validator.missing()
+        if reason:
+            log.warning("sandbox payer: validates structure only: %s", reason)
+        else:
+            try:
+                state.validator, owns = start_validator(validator), True
+            except ValidatorUnavailable as error:
+                log.warning("sandbox payer: validates structure only: %s", error)
+    elif validator is not None:
+        state.validator = validator
+    try:
+        app = create_payer_app(state)
+        server = make_server(host, port, app, threaded=True, request_handler=_PathOnlyRequestHandler)
+    except BaseException:
+        if owns and state.validator is not None:
+            state.validator.stop()
+        raise
     state.base_url = f"http://{host}:{server.port}"
-    return PayerHandle(server, state)
+    return PayerHandle(server, state, owns_validator=owns)

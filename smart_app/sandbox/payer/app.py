@@ -8,11 +8,16 @@
     GET|POST /admin/switches, POST /admin/reset, GET /admin/stats   for tests (loopback only, never authenticated)
 
 Bad input is answered with a 400 OperationOutcome naming the element; a missing or unknown bearer token with 401.
+A submission passes our structural checks (pas.py, fast), then HAPI FHIR's validator against the PAS request Bundle
+profile when the payer runs one (profile_check.py; known gaps tolerated): its errors are answered as a 400
+OperationOutcome with the validator's FHIRPath expressions, and nothing is recorded. While the validator is still
+loading a submission waits for it (bounded); a validator that cannot answer gives 503, never an unchecked decision.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import time
 from typing import Any
 
@@ -22,7 +27,11 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
 from . import pas
+from .profile_check import profile_issues
 from .state import TOKEN_LIFETIME, PayerState, SwitchError
+from .validator import ValidatorUnavailable
+
+log = logging.getLogger(__name__)
 
 FHIR_JSON = "application/fhir+json"
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -68,6 +77,22 @@ def create_payer_app(state: PayerState) -> Flask:
         if not isinstance(body, dict):
             return _outcome(400, "the body must be a PAS request Bundle in JSON", path="Bundle", code="structure")
         return body
+
+    def validated(bundle: dict[str, Any]) -> Response | None:
+        """None when the validator accepts the Bundle (or the payer runs without one), else the answer to send."""
+        if state.validator is None:
+            return None
+        try:
+            issues = profile_issues(state.validator, bundle)
+        except ValidatorUnavailable as error:
+            log.warning("sandbox payer: submission refused, the validator is unavailable: %s", error)
+            response = _outcome(503, f"the payer cannot validate submissions right now ({error}); try again",
+                                code="transient")  # fmt: skip
+            response.headers["Retry-After"] = "5"
+            return response
+        if issues:
+            return _fhir({"resourceType": "OperationOutcome", "issue": issues}, 400)
+        return None
 
     @app.get("/fhir/.well-known/smart-configuration")
     def smart_configuration() -> Response:
@@ -125,6 +150,9 @@ def create_payer_app(state: PayerState) -> Flask:
             claim = pas.claim_of(bundle)
         except pas.InvalidRequest as error:
             return _fhir(pas.operation_outcome(error.issues), 400)
+        invalid = validated(bundle)
+        if invalid is not None:
+            return invalid
         if state.switches.mode == "error":
             return Response(status=500)
         return _fhir(state.submit(client, bundle, claim))

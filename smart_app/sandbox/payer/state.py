@@ -15,6 +15,7 @@ from typing import Any
 import requests
 
 from . import pas
+from .validator import PasValidator
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +79,7 @@ class PayerState:
     stats: dict[str, int] = field(default_factory=lambda: {"submits": 0, "decisions": 0, "notifications": 0})
     lock: threading.RLock = field(default_factory=threading.RLock)
     timers: list[threading.Timer] = field(default_factory=list)
+    validator: PasValidator | None = None  # HAPI FHIR's validator; None: structural checks only
 
     @property
     def fhir_base(self) -> str:
