@@ -32,6 +32,7 @@ logger = logging.getLogger(__name__)
 
 FHIR_JSON = "application/fhir+json"
 REVIEW_ACTION_URL = "http://hl7.org/fhir/us/davinci-pas/StructureDefinition/extension-reviewAction"
+REVIEW_ACTION_CODE_URL = f"{REVIEW_ACTION_URL}Code"  # PAS 2.2.1's url of the `code` sub-extension
 ATTEMPTS = 3
 BACKOFF_SECONDS = 0.5
 SCOPE = "system/Claim.c system/ClaimResponse.r system/Subscription.cru"
@@ -219,7 +220,8 @@ def review_actions(claim_response: dict[str, Any]) -> list[dict[str, str]]:
                 if extension.get("url") != REVIEW_ACTION_URL:
                     continue
                 parts = {part.get("url"): part for part in extension.get("extension") or []}
-                code = ((parts.get("code") or {}).get("valueCodeableConcept") or {}).get("coding", [{}])[0]
+                code_part = parts.get(REVIEW_ACTION_CODE_URL) or parts.get("code") or {}
+                code = (code_part.get("valueCodeableConcept") or {}).get("coding", [{}])[0]
                 reason = (parts.get("reasonCode") or {}).get("valueCodeableConcept") or {}
                 found.append(
                     {

@@ -1,5 +1,6 @@
 """PAS 2.2.1 on the payer's side: structural checks of a request Bundle, the review of its items, and the response
-Bundle (ClaimResponse first, with reviewAction per item) and the rest-hook notification Bundle.
+Bundle (ClaimResponse first, with reviewAction per item; valid against PAS 2.2.1 profile-pas-response-bundle) and
+the rest-hook notification Bundle.
 
 Structural checks follow the PAS request Bundle profile: a `collection` Bundle with `identifier` and `timestamp`,
 every entry with a `fullUrl`, the Claim first with `use = preauthorization`, a patient, an insurer, a provider and
@@ -19,8 +20,9 @@ import yaml
 
 PAS = "http://hl7.org/fhir/us/davinci-pas"
 REVIEW_ACTION_URL = f"{PAS}/StructureDefinition/extension-reviewAction"
+REVIEW_ACTION_CODE_URL = f"{PAS}/StructureDefinition/extension-reviewActionCode"  # the `code` sub-extension's url
 REVIEW_ACTION_CODES = "https://codesystem.x12.org/005010/306"
-REVIEW_REASON_CODES = "https://codesystem.x12.org/005010/4"
+REVIEW_REASON_CODES = "https://codesystem.x12.org/external/886"  # PAS 2.2.1 X12278ReviewDecisionReasonCode
 RESPONSE_BUNDLE_PROFILE = f"{PAS}/StructureDefinition/profile-pas-response-bundle"
 CLAIM_RESPONSE_PROFILE = f"{PAS}/StructureDefinition/profile-claimresponse"
 BACKPORT = "http://hl7.org/fhir/uv/subscriptions-backport"
@@ -188,7 +190,7 @@ def response_bundle(
     certified = bool(codes & {"A1", "A2", "A6"}) and not pended
     claim_response: dict[str, Any] = {
         "resourceType": "ClaimResponse",
-        "id": uuid.uuid4().hex,
+        "id": str(uuid.uuid4()),  # a lowercase UUID: the entry's fullUrl is urn:uuid:<id>
         "meta": {"profile": [CLAIM_RESPONSE_PROFILE]},
         "identifier": [{"system": "urn:sandbox-payer:claim-response", "value": uuid.uuid4().hex}],
         "status": "active",
@@ -199,7 +201,7 @@ def response_bundle(
         "insurer": claim["insurer"],
         "requestor": claim["provider"],
         "request": {"identifier": (claim.get("identifier") or [{}])[0]},
-        "outcome": "queued" if pended else "complete",
+        "outcome": "complete",  # PAS 2.2.1 allows complete | error | partial; a pended item says A4 itself
         "item": [_item(decision, auth_number if certified else "", reasons) for decision in decisions],
     }
     if certified:
@@ -220,7 +222,7 @@ def response_bundle(
     return {
         "resourceType": "Bundle",
         "meta": {"profile": [RESPONSE_BUNDLE_PROFILE]},
-        "identifier": {"system": "urn:sandbox-payer:response", "value": uuid.uuid4().hex},
+        "identifier": {"system": "urn:sandbox-payer:response", "value": str(uuid.uuid4())},
         "type": "collection",
         "timestamp": now.isoformat(timespec="seconds"),
         "entry": entries,
@@ -230,7 +232,7 @@ def response_bundle(
 def _item(decision: ItemDecision, auth_number: str, reasons: dict[str, str]) -> dict[str, Any]:
     review_action: list[dict[str, Any]] = [
         {
-            "url": "code",
+            "url": REVIEW_ACTION_CODE_URL,
             "valueCodeableConcept": {
                 "coding": [
                     {"system": REVIEW_ACTION_CODES, "code": decision.code, "display": REVIEW_TEXT[decision.code]}
