@@ -7,8 +7,8 @@ handle.set_switches(mode="pend", pend_seconds=1, then="deny", deny_reason="no-di
 handle.stats(), handle.reset(), handle.stop()
 
 Submissions are validated by HAPI FHIR's validator (tools/fhir-validator) started as a child process when its jar
-is built: `start_payer_server(validator=ValidatorSettings(...))` (the default), a running `PasValidator` to share
-one JVM between payers (tests), or `validator=None` for structural checks only.
+is built: `start_payer_server(validator=ValidatorSettings(...))` (the default; payers of one process with the same
+settings share one JVM), a running `PasValidator`, or `validator=None` for structural checks only.
 """
 
 from __future__ import annotations
@@ -21,7 +21,14 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from .app import create_payer_app
 from .state import PayerState, SwitchError, Switches
-from .validator import PasValidator, ValidatorSettings, ValidatorUnavailable, start_validator
+from .validator import (
+    PasValidator,
+    ValidatorSettings,
+    ValidatorUnavailable,
+    acquire_validator,
+    release_validator,
+    start_validator,
+)
 
 __all__ = [
     "PasValidator",
@@ -102,7 +109,7 @@ class PayerHandle:
         self._server.server_close()
         self._thread.join(timeout=5)
         if self._owns_validator and self.state.validator is not None:
-            self.state.validator.stop()
+            release_validator(self.state.validator)
 
 
 DEFAULT_VALIDATOR = ValidatorSettings()
@@ -122,7 +129,7 @@ def start_payer_server(
             log.warning("sandbox payer: validates structure only: %s", reason)
         else:
             try:
-                state.validator, owns = start_validator(validator), True
+                state.validator, owns = acquire_validator(validator), True
             except ValidatorUnavailable as error:
                 log.warning("sandbox payer: validates structure only: %s", error)
     elif validator is not None:
@@ -132,7 +139,7 @@ def start_payer_server(
         server = make_server(host, port, app, threaded=True, request_handler=_PathOnlyRequestHandler)
     except BaseException:
         if owns and state.validator is not None:
-            state.validator.stop()
+            release_validator(state.validator)
         raise
     state.base_url = f"http://{host}:{server.port}"
     return PayerHandle(server, state, owns_validator=owns)
