@@ -1,9 +1,12 @@
 """The sandbox payer on a free port, and a small client on loopback beside it: it serves our JWKS (the payer checks
-private_key_jwt assertions against it) and receives the payer's rest-hook notifications."""
+private_key_jwt assertions against it) and receives the payer's rest-hook notifications. The payer validates what it
+receives with HAPI FHIR's validator: one JVM for the whole session (`pas_validator`, shared with every payer of the
+session started with the same settings)."""
 
 from __future__ import annotations
 
 import json
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -15,9 +18,12 @@ from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from smart_app.fhir.signing_keys import SigningKey, generate_signing_key, public_jwks
-from smart_app.sandbox.payer import PayerHandle, start_payer_server
+from smart_app.sandbox.payer import PasValidator, PayerHandle, ValidatorSettings, start_payer_server
+from smart_app.sandbox.payer.validator import DEFAULT_JAR, PROJECT, acquire_validator, release_validator
+from tests.conftest import DATA_DIR
 
 CLIENT_ID = "spine-auth-payer-tests"
+VALIDATOR_SETTINGS = ValidatorSettings(igs_dir=(DATA_DIR / "igs").resolve())
 
 
 @dataclass
@@ -64,8 +70,21 @@ def client_host() -> Iterator[ClientHost]:
 
 
 @pytest.fixture(scope="session")
-def payer_server(client_host: ClientHost) -> Iterator[PayerHandle]:
-    handle = start_payer_server()
+def pas_validator() -> Iterator[PasValidator]:
+    """HAPI FHIR's validator in server mode (`make fhir-validator` builds the jar when it is missing)."""
+    if not DEFAULT_JAR.exists():
+        subprocess.run(["make", "-C", str(PROJECT), "fhir-validator"], check=True, capture_output=True)
+    validator = acquire_validator(VALIDATOR_SETTINGS)
+    try:
+        validator.wait_ready()  # ~20 s, once; test_payer_validation.py covers a submission that waits for it
+        yield validator
+    finally:
+        release_validator(validator)
+
+
+@pytest.fixture(scope="session")
+def payer_server(client_host: ClientHost, pas_validator: PasValidator) -> Iterator[PayerHandle]:
+    handle = start_payer_server(validator=pas_validator)
     handle.register_client(CLIENT_ID, jwks_uri=f"{client_host.url}/jwks")
     try:
         yield handle

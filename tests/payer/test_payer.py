@@ -1,6 +1,7 @@
-"""The sandbox payer over HTTP: Backend Services tokens, structural validation with an OperationOutcome, PAS
-response Bundles with reviewAction per item, a resubmission answered without a second decision, pended claims
-decided later and notified by rest-hook, and $inquire."""
+"""The sandbox payer over HTTP, fed the packet's PAS request Bundles (tests/payer/packets.py): Backend Services
+tokens, structural validation with an OperationOutcome, PAS response Bundles with reviewAction per item, a
+resubmission answered without a second decision, pended claims decided later and notified by rest-hook, and
+$inquire. Profile validation by HAPI FHIR's validator: test_payer_validation.py."""
 
 from __future__ import annotations
 
@@ -13,40 +14,11 @@ import requests
 
 from smart_app.fhir.client_assertion import build_client_assertion
 from smart_app.sandbox.payer import PayerHandle
-from smart_app.store.prior_auth_requests import PriorAuthRequest
-from smart_app.workflow.pas_request import build_pas_request
 from smart_app.workflow.submission import review_actions
 from tests.payer.conftest import CLIENT_ID, ClientHost
-from tests.worklist.support import entry
+from tests.payer.packets import SECOND_PATIENT, packet_bundle, with_diagnoses, without_documentation
 
 REVIEW = "http://hl7.org/fhir/us/davinci-pas/StructureDefinition/extension-reviewAction"
-
-
-def a_request(index: int = 1, **changes: Any) -> PriorAuthRequest:
-    """A worklist request as the store would give it (for the PAS builder)."""
-    source = entry(index)
-    values: dict[str, Any] = {
-        **source.__dict__,
-        "id": f"id-{index}",
-        "created_at": 0.0,
-        "updated_at": 0.0,
-        "status": "ready",
-        "assignee": "",
-        "program": "cms-0057-f",
-        "submitted_at": None,
-        "received_at": None,
-        "due_at": None,
-        "auth_number": "",
-        "auth_start": None,
-        "auth_end": None,
-        "denial_reason": "",
-        "claim_identifier": f"{index:032x}",
-        "due_state": "none",
-        "expiring": False,
-        "attention": True,
-    }
-    values.update(changes)
-    return PriorAuthRequest(**values)
 
 
 def token(payer: PayerHandle, client_host: ClientHost, **overrides: Any) -> requests.Response:
@@ -72,7 +44,7 @@ def bearer(payer: PayerHandle, client_host: ClientHost) -> dict[str, str]:
 
 
 def submit(payer: PayerHandle, headers: dict[str, str], bundle: Any) -> requests.Response:
-    return requests.post(f"{payer.fhir_base}/Claim/$submit", json=bundle, headers=headers, timeout=10)
+    return requests.post(f"{payer.fhir_base}/Claim/$submit", json=bundle, headers=headers, timeout=60)
 
 
 def codes(response_bundle: dict[str, Any]) -> list[str]:
@@ -97,13 +69,7 @@ def test_tokens_need_a_fresh_signed_assertion_for_our_token_url(payer: PayerHand
     assert replay.status_code == 401 and replay.json()["error"] == "invalid_client"
     smart = requests.get(f"{payer.fhir_base}/.well-known/smart-configuration", timeout=10).json()
     assert smart["token_endpoint"] == f"{payer.base_url}/auth/token"
-    assert submit(payer, {}, build_pas_request(a_request(), now=_now())).status_code == 401
-
-
-def _now() -> Any:
-    from datetime import UTC, datetime
-
-    return datetime.now(UTC)
+    assert submit(payer, {}, packet_bundle()).status_code == 401
 
 
 @pytest.mark.sandbox
@@ -111,7 +77,7 @@ def test_bad_input_is_answered_with_an_operation_outcome_naming_the_element(
     payer: PayerHandle, client_host: ClientHost
 ) -> None:
     headers = bearer(payer, client_host)
-    good = build_pas_request(a_request(), now=_now())
+    good = packet_bundle()
     broken = copy.deepcopy(good)
     broken["entry"][0]["resource"]["use"] = "claim"
     broken["entry"][0]["resource"]["insurer"] = {"reference": "urn:uuid:not-in-the-bundle"}
@@ -133,16 +99,17 @@ def test_bad_input_is_answered_with_an_operation_outcome_naming_the_element(
 def test_approve_and_deny_answer_pas_response_bundles(payer: PayerHandle, client_host: ClientHost) -> None:
     headers = bearer(payer, client_host)
     payer.set_switches(mode="approve")
-    approved = submit(payer, headers, build_pas_request(a_request(1), now=_now())).json()
+    request = packet_bundle()
+    approved = submit(payer, headers, request).json()
     claim_response = approved["entry"][0]["resource"]
     assert approved["type"] == "collection" and claim_response["resourceType"] == "ClaimResponse"
     assert claim_response["outcome"] == "complete" and claim_response["preAuthRef"].startswith("SBX-")
-    assert claim_response["request"]["identifier"]["value"] == f"{1:032x}"
+    assert claim_response["request"]["identifier"] == request["entry"][0]["resource"]["identifier"][0]
     assert claim_response["preAuthPeriod"]["end"] > claim_response["preAuthPeriod"]["start"]
-    assert codes(approved) == ["A1"]
+    assert codes(approved) == ["A1", "A1"]
     payer.set_switches(mode="deny", deny_reason="no-diagnosis")
-    denied = submit(payer, headers, build_pas_request(a_request(2), now=_now())).json()
-    assert codes(denied) == ["A3"] and "preAuthRef" not in denied["entry"][0]["resource"]
+    denied = submit(payer, headers, packet_bundle(SECOND_PATIENT)).json()
+    assert codes(denied) == ["A3", "A3"] and "preAuthRef" not in denied["entry"][0]["resource"]
     assert "Diagnosis does not support" in review_actions(denied["entry"][0]["resource"])[0]["reason"]
     assert "Diagnosis does not support" in denied["entry"][0]["resource"]["processNote"][0]["text"]
 
@@ -150,14 +117,14 @@ def test_approve_and_deny_answer_pas_response_bundles(payer: PayerHandle, client
 @pytest.mark.sandbox
 def test_the_checklist_decides_from_the_submitted_data(payer: PayerHandle, client_host: ClientHost) -> None:
     headers = bearer(payer, client_host)
-    documented = build_pas_request(a_request(3), now=_now(), report_pdf=b"%PDF-1.4 report")
-    assert codes(submit(payer, headers, documented).json()) == ["A1"]
-    no_diagnosis = a_request(4, details={"lines": [{"code": "64493", "units": 1, "diagnoses": ["S32.009A"]}]})
-    assert codes(submit(payer, headers, build_pas_request(no_diagnosis, now=_now(), report_pdf=b"%PDF")).json()) == [
-        "A3"
-    ]
-    undocumented = build_pas_request(a_request(5), now=_now())  # no report attached: pended for documentation
-    assert codes(submit(payer, headers, undocumented).json()) == ["A4"]
+    documented = packet_bundle()  # the packet carries its PDF (DocumentReference) and the DTR answers
+    assert codes(submit(payer, headers, documented).json()) == ["A1", "A1"]
+    assert codes(submit(payer, headers, packet_bundle(SECOND_PATIENT)).json()) == ["A1", "A1"]
+    no_diagnosis = with_diagnoses(packet_bundle(), "S32.009A")  # a fracture: no facet-pattern diagnosis
+    assert codes(submit(payer, headers, no_diagnosis).json()) == ["A3", "A3"]
+    undocumented = without_documentation(packet_bundle())  # pended for documentation
+    assert codes(submit(payer, headers, undocumented).json()) == ["A4", "A4"]
+    assert payer.stats()["decisions"] == 4
 
 
 @pytest.mark.sandbox
@@ -166,7 +133,7 @@ def test_a_resubmission_gets_the_first_answer_and_no_second_decision(
 ) -> None:
     headers = bearer(payer, client_host)
     payer.set_switches(mode="approve")
-    bundle = build_pas_request(a_request(6), now=_now())
+    bundle = packet_bundle()
     first = submit(payer, headers, bundle).json()
     payer.set_switches(mode="deny")
     second = submit(payer, headers, bundle).json()
@@ -193,8 +160,8 @@ def test_a_pended_claim_is_decided_later_and_notified_by_rest_hook(payer: PayerH
     created = requests.post(f"{payer.fhir_base}/Subscription", json=subscription, headers=headers, timeout=10)
     assert created.status_code == 201 and "header" not in created.json()["channel"]
     payer.set_switches(mode="pend", pend_seconds=0.5, then="deny", deny_reason="units")
-    bundle = build_pas_request(a_request(7), now=_now())
-    assert codes(submit(payer, headers, bundle).json()) == ["A4"]
+    bundle = packet_bundle()
+    assert codes(submit(payer, headers, bundle).json()) == ["A4", "A4"]
     started = time.monotonic()
     [(authorization, notification)] = client_host.wait_for_notifications(1)
     assert time.monotonic() - started < 10
@@ -204,10 +171,10 @@ def test_a_pended_claim_is_decided_later_and_notified_by_rest_hook(payer: PayerH
     assert status["resourceType"] == "Parameters"
     assert {p["name"]: p.get("valueCode") for p in status["parameter"]}["type"] == "event-notification"
     decided = notification["entry"][1]["resource"]
-    assert codes(decided) == ["A3"]
+    assert codes(decided) == ["A3", "A3"]
     inquiry = {"resourceType": "Bundle", "type": "collection", "entry": [bundle["entry"][0]]}
     answered = requests.post(f"{payer.fhir_base}/Claim/$inquire", json=inquiry, headers=headers, timeout=10)
-    assert answered.status_code == 200 and codes(answered.json()) == ["A3"]
+    assert answered.status_code == 200 and codes(answered.json()) == ["A3", "A3"]
     unknown = copy.deepcopy(inquiry)
     unknown["entry"][0]["resource"]["identifier"] = [{"value": "never-submitted"}]
     assert (
@@ -218,6 +185,6 @@ def test_a_pended_claim_is_decided_later_and_notified_by_rest_hook(payer: PayerH
 @pytest.mark.sandbox
 def test_the_error_switch_answers_a_bare_server_error(payer: PayerHandle, client_host: ClientHost) -> None:
     payer.set_switches(mode="error")
-    response = submit(payer, bearer(payer, client_host), build_pas_request(a_request(8), now=_now()))
+    response = submit(payer, bearer(payer, client_host), packet_bundle())
     assert response.status_code == 500 and not response.content
     assert payer.stats()["decisions"] == 0
