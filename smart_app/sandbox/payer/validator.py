@@ -107,6 +107,10 @@ class PasValidator:
         threading.Thread(target=self._read_stderr, args=(process.stderr,), daemon=True).start()
 
     @property
+    def pid(self) -> int:
+        return int(self._process.pid)
+
+    @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
