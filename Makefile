@@ -12,7 +12,7 @@ SUDO := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 
 .PHONY: run test install python-deps node-deps browser services lint typecheck imports pytest bench bench-load clean hapi-jar java
 
-run: install
+run: install fhir-validator
 	$(BIN)/smart-app sandbox
 
 test: install browser services hapi-jar lint pytest
