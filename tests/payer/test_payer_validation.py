@@ -177,6 +177,7 @@ def test_the_validator_server_answers_on_loopback_only(pas_validator: PasValidat
     ready = requests.get(f"{pas_validator.url}/ready", timeout=10)
     assert ready.status_code == 200 and ready.json()["ready"] is True and ready.json()["loadSeconds"] > 0
     assert requests.get(f"{pas_validator.url}/validate", timeout=10).status_code == 405
+    assert requests.post(f"{pas_validator.url}/validate/elsewhere", data=b"{}", timeout=10).status_code == 404
     unknown = requests.post(
         f"{pas_validator.url}/validate",
         params={"profile": "http://example.org/no-such-profile"},

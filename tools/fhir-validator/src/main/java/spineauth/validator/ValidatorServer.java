@@ -113,7 +113,12 @@ final class ValidatorServer {
 
   private void validate(HttpExchange exchange) throws IOException {
     try (exchange) {
-      if (!exchange.getRequestMethod().equals("POST") || !exchange.getRequestURI().getPath().equals("/validate")) {
+      if (!exchange.getRequestURI().getPath().equals("/validate")) {
+        send(exchange, 404, FHIR_JSON, outcome("not-found", "POST /validate?profile=URL only"));
+        return;
+      }
+      if (!exchange.getRequestMethod().equals("POST")) {
+        exchange.getResponseHeaders().set("Allow", "POST");
         send(exchange, 405, FHIR_JSON, outcome("not-supported", "POST /validate?profile=URL only"));
         return;
       }
