@@ -92,9 +92,13 @@ def test_a_profile_error_is_answered_400_naming_the_element_and_nothing_is_recor
     outcome = response.json()
     assert outcome["resourceType"] == "OperationOutcome" and outcome["issue"]
     assert all(issue["severity"] in ("error", "fatal") and issue["expression"] for issue in outcome["issue"])
-    named = [i for i in outcome["issue"] if i["expression"][0].endswith(".beneficiary")]
-    assert named and named[0]["expression"][0].startswith(f"Bundle.entry[{coverage_index}].resource")
-    assert "Coverage.beneficiary: minimum required = 1" in named[0]["diagnostics"]
+    named = outcome["issue"][0]  # what to fix comes first, before the profile-choice consequences
+    assert named["expression"][0].startswith(f"Bundle.entry[{coverage_index}].resource")
+    assert named["expression"][0].endswith(".beneficiary")
+    assert "Coverage.beneficiary: minimum required = 1" in named["diagnostics"]
+    consequences = ("did not match any of the allowed profiles", "Unable to find a", "profile-claim-update|2.2.1")
+    assert any(text in outcome["issue"][-1]["diagnostics"] for text in consequences)
+    assert len({(i["expression"][0], i["diagnostics"]) for i in outcome["issue"]}) == len(outcome["issue"])
     assert not any("extension-Claim.encounter" in i["diagnostics"] for i in outcome["issue"])  # a known gap
 
     bad_gender = copy.deepcopy(good)
@@ -224,3 +228,26 @@ def _alive(pid: int) -> bool:
     except (FileNotFoundError, IndexError):
         return False
     return state != "Z" and os.path.exists(f"/proc/{pid}")
+
+
+@pytest.mark.parametrize(
+    ("flags", "warned"),
+    [(["--validator-igs", "{empty}"], True), (["--no-validator"], False)],
+)
+def test_smart_app_payer_says_what_it_checks(flags: list[str], warned: bool, tmp_path: Path) -> None:
+    command = [str(Path(sys.executable).with_name("smart-app")), "payer", "--port", "0"]
+    command += [flag.format(empty=tmp_path) for flag in flags]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        first, second = process.stdout.readline(), process.stdout.readline()
+        assert first.startswith("sandbox payer: http://127.0.0.1:")
+        assert second.strip() == "sandbox payer checks submissions: structure only"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _out, errors = process.communicate(timeout=20)
+    assert process.returncode == 0
+    told = [line for line in errors.splitlines() if "validates structure only" in line]
+    assert len(told) == (1 if warned else 0)
+    if warned:
+        assert f"are not in {tmp_path}" in told[0]
