@@ -50,6 +50,8 @@ def find_shared_dir() -> Path:
 SHARED_DIR = find_shared_dir()
 CASES_DIR = SHARED_DIR / "cases"
 DATA_DIR = SHARED_DIR / "data"
+# Every sandbox payer the tests start validates with HAPI's validator against the published IG packages.
+os.environ.setdefault("SPINE_AUTH_PAYER_IGS", str(DATA_DIR / "igs"))
 CHECK_RESULT_SCHEMA = SHARED_DIR / "contracts" / "check-result.schema.json"
 RESOURCE_SERVER_ID = "sandbox-fhir"
 RESOURCE_SERVER_SECRET = "sandbox-fhir-introspection-secret"

@@ -49,7 +49,8 @@ def payer_settings(payer: PayerHandle, *, client_id: str) -> list[dict[str, Any]
 @click.option(
     "--validator-igs",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Folder of the IG packages (.tgz) [default: ../shared/data/igs, or $SPINE_AUTH_SHARED_DIR/data/igs]",
+    help="Folder of the IG packages (.tgz: PAS 2.2.1, DTR 2.0.1, CRD 2.0.1, US Core 7.0.0) "
+    "[default: $SPINE_AUTH_PAYER_IGS]",
 )
 @click.option("--validator-heap", default="1g", show_default=True, help="The validator JVM's -Xmx.")
 def payer(
@@ -64,7 +65,9 @@ def payer(
     """Run the sandbox payer until Ctrl+C."""
     settings = None
     if validator:
-        settings = ValidatorSettings(igs_dir=(validator_igs or default_igs_dir()).resolve(), max_heap=validator_heap)
+        settings = ValidatorSettings(
+            igs_dir=validator_igs.resolve() if validator_igs else default_igs_dir(), max_heap=validator_heap
+        )
     handle = start_payer_server(port=port, validator=settings)
     for item in clients:
         client_id, _, jwks_uri = item.partition("=")
@@ -72,14 +75,14 @@ def payer(
             raise click.BadParameter("use ID=JWKS_URL", param_hint="--client")
         handle.register_client(client_id, jwks_uri=jwks_uri)
     handle.set_switches(mode=mode, pend_seconds=pend_seconds)
-    click.echo(f"sandbox payer: {handle.fhir_base} (token endpoint {handle.base_url}/auth/token). Ctrl+C stops.")
-    click.echo(f"sandbox payer checks submissions: {handle.validation}")
 
     def stop(_signal: int, _frame: object) -> None:
         raise KeyboardInterrupt
 
-    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGTERM, stop)  # before anything is printed: a reader may stop us as soon as it reads
     try:
+        click.echo(f"sandbox payer: {handle.fhir_base} (token endpoint {handle.base_url}/auth/token). Ctrl+C stops.")
+        click.echo(f"sandbox payer checks submissions: {handle.validation}")
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:

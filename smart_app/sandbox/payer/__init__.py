@@ -7,8 +7,9 @@ handle.set_switches(mode="pend", pend_seconds=1, then="deny", deny_reason="no-di
 handle.stats(), handle.reset(), handle.stop()
 
 Submissions are validated by HAPI FHIR's validator (tools/fhir-validator) started as a child process when its jar
-is built: `start_payer_server(validator=ValidatorSettings(...))` (the default; payers of one process with the same
-settings share one JVM), a running `PasValidator`, or `validator=None` for structural checks only.
+is built and the IG packages are named ($SPINE_AUTH_PAYER_IGS or `ValidatorSettings(igs_dir=…)`):
+`start_payer_server(validator=ValidatorSettings(...))` (the default reads the environment; payers of one process
+with the same settings share one JVM), a running `PasValidator`, or `validator=None` for structural checks only.
 """
 
 from __future__ import annotations
@@ -112,17 +113,18 @@ class PayerHandle:
             release_validator(self.state.validator)
 
 
-DEFAULT_VALIDATOR = ValidatorSettings()
-
-
 def start_payer_server(
-    *, port: int = 0, host: str = "127.0.0.1", validator: ValidatorSettings | PasValidator | None = DEFAULT_VALIDATOR
+    *, port: int = 0, host: str = "127.0.0.1", validator: ValidatorSettings | PasValidator | str | None = "environment"
 ) -> PayerHandle:
-    """Start the payer; it accepts connections when this returns (`port=0` picks a free port). With settings, the
-    validator JVM is started as a child process (it loads in the background) when it can be; when it cannot (jar
-    not built, no Java, packages missing) one log line says the payer checks structure only, and why."""
+    """Start the payer; it accepts connections when this returns (`port=0` picks a free port). The default
+    ("environment") is `ValidatorSettings()` read at call time ($SPINE_AUTH_PAYER_IGS names the IG packages).
+    With settings, the validator JVM is started as a child process (it loads in the background) when it can be;
+    when it cannot (jar not built, no Java, packages missing) one log line says the payer checks structure only,
+    and why."""
     state = PayerState()
     owns = False
+    if isinstance(validator, str):
+        validator = ValidatorSettings()
     if isinstance(validator, ValidatorSettings):
         reason = validator.missing()
         if reason:

@@ -47,10 +47,14 @@ class ValidatorUnavailable(RuntimeError):
     """The validator is not running, did not finish loading in time, or failed to answer."""
 
 
-def default_igs_dir() -> Path:
-    """The HL7 packages of ../shared/data/igs (SPINE_AUTH_SHARED_DIR when set, else ../shared beside the project)."""
-    shared = os.environ.get("SPINE_AUTH_SHARED_DIR")
-    return ((Path(shared) if shared else PROJECT.parent / "shared") / "data" / "igs").resolve()
+IGS_ENV = "SPINE_AUTH_PAYER_IGS"
+
+
+def default_igs_dir() -> Path | None:
+    """The folder of the HL7 packages named by $SPINE_AUTH_PAYER_IGS, or None. The app ships no IG packages and
+    never looks for them beside itself: whoever runs the payer says where they are (the tests pass ../shared's)."""
+    folder = os.environ.get(IGS_ENV, "").strip()
+    return Path(folder).resolve() if folder else None
 
 
 @dataclass(frozen=True)
@@ -59,7 +63,7 @@ class ValidatorSettings:
     submission waits for a validator that is still loading)."""
 
     jar: Path = DEFAULT_JAR
-    igs_dir: Path = field(default_factory=default_igs_dir)
+    igs_dir: Path | None = field(default_factory=default_igs_dir)
     profiles_dir: Path = PROFILES_DIR
     max_heap: str = "1g"
     ready_timeout: float = 120.0
@@ -67,7 +71,7 @@ class ValidatorSettings:
     warm_up: tuple[str, ...] = (REQUEST_BUNDLE_PROFILE,)
 
     def packages(self) -> list[Path]:
-        return [self.igs_dir / f"{name}.tgz" for name in IG_PACKAGES]
+        return [self.igs_dir / f"{name}.tgz" for name in IG_PACKAGES] if self.igs_dir is not None else []
 
     def missing(self) -> str | None:
         """Why the validator cannot start here (None when it can)."""
@@ -75,9 +79,11 @@ class ValidatorSettings:
             return f"the validator jar {self.jar} is not built; {BUILD_HINT}"
         if shutil.which("java") is None:
             return "java is not installed (`make java` installs Debian's JDK 17)"
+        if self.igs_dir is None:
+            return f"no folder of IG packages was given (--validator-igs DIR or ${IGS_ENV})"
         absent = [path.name for path in self.packages() if not path.is_file()]
         if absent:
-            return f"the IG packages {', '.join(absent)} are not in {self.igs_dir} (set SPINE_AUTH_SHARED_DIR)"
+            return f"the IG packages {', '.join(absent)} are not in {self.igs_dir}"
         return None
 
     def command(self) -> list[str]:
