@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 import requests
 
+from smart_app.core.packet.pas_resources import DRAFT_TAG
 from smart_app.payer_registry import PayerRegistration, parse_payer
 from smart_app.sandbox.payer import PayerHandle
 from smart_app.store.db import Database
-from smart_app.core.packet.pas_resources import DRAFT_TAG
 from smart_app.store.prior_auth_packets import KeptPacket, keep_packet
 from smart_app.store.prior_auth_requests import PriorAuthStore, RequestEntry
 from smart_app.workflow.packet import PacketFiles
