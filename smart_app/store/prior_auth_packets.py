@@ -10,7 +10,7 @@ the history keeps every build while the request holds only the newest one.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
@@ -29,6 +29,7 @@ class KeptPacket:
     questionnaire_response: dict[str, Any]
     pdf: bytes
     zip: bytes
+    choices: dict[str, str] = field(default_factory=dict)  # the packet form as posted (urgency, dates, facility…)
 
 
 def keep_packet(database: Database, request_id: str, packet: KeptPacket) -> bool:
@@ -49,6 +50,7 @@ def keep_packet(database: Database, request_id: str, packet: KeptPacket) -> bool
         row.file_name = packet.file_name[:120]
         row.pas_bundle_json = json.dumps(packet.pas_bundle, sort_keys=True)
         row.questionnaire_response_json = json.dumps(packet.questionnaire_response, sort_keys=True)
+        row.choices_json = json.dumps(packet.choices, sort_keys=True)
         row.pdf = packet.pdf
         row.zip = packet.zip
         request.updated_at = packet.built_at
@@ -78,6 +80,7 @@ def kept_packet(database: Database, request_id: str) -> KeptPacket | None:
             questionnaire_response=json.loads(row.questionnaire_response_json),
             pdf=bytes(row.pdf),
             zip=bytes(row.zip),
+            choices=json.loads(row.choices_json or "{}"),
         )
 
 

@@ -113,5 +113,6 @@ class PacketRow(Base):
     file_name: Mapped[str] = mapped_column(String(120))
     pas_bundle_json: Mapped[str] = mapped_column(Text)
     questionnaire_response_json: Mapped[str] = mapped_column(Text)
+    choices_json: Mapped[str] = mapped_column(Text, default="{}")  # the staff's form choices, to build again
     pdf: Mapped[bytes] = mapped_column(LargeBinary)
     zip: Mapped[bytes] = mapped_column(LargeBinary)

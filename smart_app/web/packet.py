@@ -69,7 +69,7 @@ def download(launch_id: str) -> Response:
         )
     except PacketInputError as error:
         raise AppError(400, "invalid-packet", "Bad packet request", str(error), issue_code="invalid") from error
-    kept = keep_with_worklist_request(context, check.result, files)
+    kept = keep_with_worklist_request(context, check.result, files, request.form)
     response = Response(files.zip_bytes(), mimetype="application/zip")
     if kept:
         response.headers["X-Packet-Kept"] = kept

@@ -57,7 +57,7 @@ def build(launch_id: str, request_id: str) -> WerkzeugResponse:
         files, written = build_for_request(context, item, request.form)
     except PacketNotBuilt as error:
         return back_to_request(launch_id, request_id, error=f"Packet not built: {error}")
-    replaced = keep_files(context, item.id, files)
+    replaced = keep_files(context, item.id, files, request.form)
     message = "Packet rebuilt; it replaces the one built before." if replaced else "Packet built."
     if written is not None:
         message += f" {written}"

@@ -4,51 +4,88 @@ request's history says it was built (or rebuilt), and the audit log gets `prior-
 
 from __future__ import annotations
 
+import io
+import json
+import zipfile
 from collections.abc import Mapping
 from typing import Any
 
 from smart_app.core.documents import order_key
 from smart_app.store.prior_auth_packets import KeptPacket, keep_packet, request_id_of_order
 from smart_app.web.audit_trail import audit
+from smart_app.web.clinician import clinician_of
 from smart_app.web.launch_context import LaunchContext
 from smart_app.web.prior_auth_services import actor_of
 from smart_app.web.services import services
 from smart_app.workflow.packet import PacketFiles
 
+CHOICE_FIELDS = (
+    "urgency",
+    "urgency_reason",
+    "place_of_service",
+    "service_date",
+    "service_end",
+    "facility_name",
+    "facility_npi",
+    "facility_address",
+    "resubmission",
+)
 
-def keep_files(context: LaunchContext, request_id: str, files: PacketFiles, *, audited: bool = True) -> bool:
-    """Keep `files` with the request (replacing an older packet); True when it replaced one."""
+
+def keep_files(context: LaunchContext, request_id: str, files: PacketFiles, choices: Mapping[str, str]) -> bool:
+    """Keep `files` with the request (replacing an older packet) and the staff's `choices` (the form, shown again
+    for a rebuild); True when it replaced one."""
     app_services = services()
     replaced = keep_packet(
         app_services.database,
         request_id,
         KeptPacket(
             built_at=app_services.clock(),
-            built_by=actor_of(context),
+            built_by=builder_of(context),
             digest=files.digest,
             file_name=files.file_name,
             pas_bundle=files.pas_bundle,
             questionnaire_response=files.questionnaire_response,
             pdf=files.pdf,
             zip=files.zip_bytes(),
+            choices={name: str(choices.get(name, ""))[:500] for name in CHOICE_FIELDS if choices.get(name)},
         ),
     )
-    if audited:
-        audit(
-            "prior-auth.packet-built",
-            subject=f"PriorAuthRequest/{request_id}",
-            actor=context.fhir_user,
-            detail=f"packet {'rebuilt' if replaced else 'built'} (digest {files.digest[:12]})",
-            ehr_name=context.registration.name,
-            launch_id=context.launch_id,
-        )
+    audit(
+        "prior-auth.packet-built",
+        subject=f"PriorAuthRequest/{request_id}",
+        actor=context.fhir_user,
+        detail=f"packet {'rebuilt' if replaced else 'built'} (digest {files.digest[:12]})",
+        ehr_name=context.registration.name,
+        launch_id=context.launch_id,
+    )
     return replaced
 
 
-def keep_with_worklist_request(context: LaunchContext, result: Mapping[str, Any], files: PacketFiles) -> str | None:
+def builder_of(context: LaunchContext) -> str:
+    """Who built the packet, as staff read it: the user's name (and reference), else the acting reference."""
+    actor = actor_of(context)
+    clinician = clinician_of(context)
+    return f"{clinician.name} ({actor})" if clinician.name else actor
+
+
+def packet_summary(packet: KeptPacket) -> dict[str, Any]:
+    """What the kept packet says, for the request page: its manifest (service dates, place of service, urgency,
+    submission, verdict, open items). Empty when the zip holds no readable manifest."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(packet.zip)) as archive:
+            manifest = json.loads(archive.read("manifest.json"))
+    except (KeyError, ValueError, zipfile.BadZipFile):
+        return {}
+    return manifest if isinstance(manifest, dict) else {}
+
+
+def keep_with_worklist_request(
+    context: LaunchContext, result: Mapping[str, Any], files: PacketFiles, choices: Mapping[str, str]
+) -> str | None:
     """Keep the packet the clinician built when its order is in the worklist; the request id, else None."""
     request_id = request_id_of_order(services().database, context.registration.name, order_key(result))
     if request_id is None:
         return None
-    keep_files(context, request_id, files)
+    keep_files(context, request_id, files, choices)
     return request_id

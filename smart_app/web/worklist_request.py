@@ -22,6 +22,7 @@ from flask import Blueprint, current_app, redirect, render_template, request, ur
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from smart_app.core import prior_auth as lifecycle
+from smart_app.core.packet.model import PLACES_OF_SERVICE
 from smart_app.store.prior_auth_packets import kept_packet
 from smart_app.store.prior_auth_requests import PriorAuthRequest, RequestNotFound
 from smart_app.web.browser_session import check_csrf, csrf_token
@@ -30,6 +31,7 @@ from smart_app.web.launch_context import LaunchContext, load_launch_context
 from smart_app.web.prior_auth_services import actor_of, notify_secret, prior_auth
 from smart_app.web.services import services
 from smart_app.web.worklist import when
+from smart_app.web.worklist_packet_store import packet_summary
 from smart_app.workflow.submission import NotifyChannel, SubmissionError, review_actions, submit_request
 
 bp = Blueprint("worklist_request", __name__, url_prefix="/s/<launch_id>/worklist/<request_id>")
@@ -57,6 +59,7 @@ def detail(launch_id: str, request_id: str) -> str:
     item = load_request(context, request_id)
     store = prior_auth().store
     payer = prior_auth().payers.for_payer(item.payer_id)
+    packet = kept_packet(services().database, item.id)
     responses = [
         {
             **response,
@@ -83,7 +86,10 @@ def detail(launch_id: str, request_id: str) -> str:
         csrf_token=csrf_token(),
         message=request.args.get("message", ""),
         error=request.args.get("error", ""),
-        packet=kept_packet(services().database, item.id),
+        packet=packet,
+        packet_says=packet_summary(packet) if packet else {},
+        places=sorted(PLACES_OF_SERVICE.items()),
+        choices=packet.choices if packet else {"service_date": str(item.details.get("as_of") or "")},
         packet_form=bool(item.details.get("form")),
         today=datetime.fromtimestamp(services().clock(), UTC).date().isoformat(),
     )

@@ -64,6 +64,10 @@ def build_packet(page: Page, *, place_of_service: str = "24", rebuild: bool = Fa
     notice = page.locator("p.notice[role=status]").inner_text()
     assert notice.startswith("Packet rebuilt" if rebuild else "Packet built."), notice
     assert "Packet built" in page.locator("#packet-built").inner_text()
+    assert f"place of service {place_of_service}" in page.locator("#packet-says").inner_text()
+    # the form shows the choices the kept packet was built with, for a rebuild
+    assert page.locator("#packet-pos").input_value() == place_of_service
+    assert page.locator("#packet-facility").input_value() == "Example Spine ASC"
     href = page.locator("#packet-pdf").get_attribute("href")
     assert href
     pdf = page.request.get(page.url.split("/s/")[0] + href)

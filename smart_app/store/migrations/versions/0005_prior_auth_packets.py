@@ -29,6 +29,7 @@ def upgrade() -> None:
         sa.Column("file_name", sa.String(length=120), nullable=False),
         sa.Column("pas_bundle_json", sa.Text(), nullable=False),
         sa.Column("questionnaire_response_json", sa.Text(), nullable=False),
+        sa.Column("choices_json", sa.Text(), nullable=False),
         sa.Column("pdf", sa.LargeBinary(), nullable=False),
         sa.Column("zip", sa.LargeBinary(), nullable=False),
         sa.ForeignKeyConstraint(["request_id"], ["prior_auth_requests.id"]),
