@@ -31,7 +31,7 @@ from smart_app.web.errors import AppError
 from smart_app.web.launch_context import LaunchContext, load_launch_context
 from smart_app.web.packet import attestation_notes, staff_choices
 from smart_app.web.services import services
-from smart_app.web.worklist_packet_store import keep_files
+from smart_app.web.worklist_packet_store import keep_files, packet_may_change
 from smart_app.web.worklist_request import back_to_request, load_request
 from smart_app.workflow.check import run_check
 from smart_app.workflow.packet import PacketFiles, build_packet_files, read_parties, write_packet_document
@@ -53,6 +53,10 @@ def build(launch_id: str, request_id: str) -> WerkzeugResponse:
     context = load_launch_context(launch_id)
     check_csrf()
     item = load_request(context, request_id)
+    if not packet_may_change(item):
+        return back_to_request(
+            launch_id, request_id, error="Packet not built: this request was sent; its packet is kept as sent."
+        )
     try:
         files, written = build_for_request(context, item, request.form)
     except PacketNotBuilt as error:

@@ -10,12 +10,14 @@ import zipfile
 from collections.abc import Mapping
 from typing import Any
 
+from smart_app.core import prior_auth as lifecycle
 from smart_app.core.documents import order_key
 from smart_app.store.prior_auth_packets import KeptPacket, keep_packet, request_id_of_order
+from smart_app.store.prior_auth_requests import PriorAuthRequest
 from smart_app.web.audit_trail import audit
 from smart_app.web.clinician import clinician_of
 from smart_app.web.launch_context import LaunchContext
-from smart_app.web.prior_auth_services import actor_of
+from smart_app.web.prior_auth_services import actor_of, prior_auth
 from smart_app.web.services import services
 from smart_app.workflow.packet import PacketFiles
 
@@ -62,6 +64,11 @@ def keep_files(context: LaunchContext, request_id: str, files: PacketFiles, choi
     return replaced
 
 
+def packet_may_change(item: PriorAuthRequest) -> bool:
+    """Only a request not yet sent may get a new packet: after submission the kept packet is what was sent."""
+    return item.status in (lifecycle.DRAFT, lifecycle.READY)
+
+
 def builder_of(context: LaunchContext) -> str:
     """Who built the packet, as staff read it: the user's name (and reference), else the acting reference."""
     actor = actor_of(context)
@@ -83,9 +90,11 @@ def packet_summary(packet: KeptPacket) -> dict[str, Any]:
 def keep_with_worklist_request(
     context: LaunchContext, result: Mapping[str, Any], files: PacketFiles, choices: Mapping[str, str]
 ) -> str | None:
-    """Keep the packet the clinician built when its order is in the worklist; the request id, else None."""
-    request_id = request_id_of_order(services().database, context.registration.name, order_key(result))
-    if request_id is None:
+    """Keep the packet the clinician built when its order is in the worklist and not yet sent (a submitted
+    request keeps the packet that was sent); the request id, else None."""
+    app_services = services()
+    request_id = request_id_of_order(app_services.database, context.registration.name, order_key(result))
+    if request_id is None or not packet_may_change(prior_auth().store.get(request_id, now=app_services.clock())):
         return None
     keep_files(context, request_id, files, choices)
     return request_id

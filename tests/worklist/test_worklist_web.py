@@ -13,7 +13,7 @@ import time
 import zipfile
 from datetime import date, datetime
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urljoin, urlsplit
 
 import pytest
 import requests
@@ -22,8 +22,8 @@ from smart_app.sandbox.payer import PayerHandle
 from smart_app.sandbox.seed.catalog import SeedPatient
 from smart_app.store.prior_auth_requests import PriorAuthStore, RequestEntry
 from tests.web.conftest import Browser, RunningApp, hidden_inputs
-from tests.web.test_checklist_support import launch, request_of
-from tests.worklist.conftest import FIRST, SECOND, request_ids, staff_launch
+from tests.web.test_checklist_support import checklist_url, form_action, form_fields, launch, request_of
+from tests.worklist.conftest import CLINICIAN_PACKET, FIRST, SECOND, request_ids, staff_launch
 from tests.worklist.support import entry
 
 
@@ -262,3 +262,48 @@ def test_a_request_saved_before_packets_asks_to_save_again_and_bad_choices_are_e
     forged = browser.post(f"{url}/packet", data={"urgency": "standard"})
     assert forged.status_code == 403
     assert "Packet built." in build_packet(browser, url, expedited.text)  # the staff token reads this patient
+
+
+@pytest.mark.sandbox
+def test_the_clinicians_packet_is_kept_with_the_request_until_it_is_sent(
+    worklist_app: RunningApp,
+    auth_server: Any,
+    payer: PayerHandle,
+    ready_patients: dict[str, SeedPatient],
+    browser: Browser,
+) -> None:
+    patient = ready_patients[CLINICIAN_PACKET]
+    launch_id = launch(browser, worklist_app, auth_server, patient)
+    saved = browser.post(f"{worklist_app.url}/s/{launch_id}/api/orders", json=request_of(patient))
+    assert saved.status_code == 200, saved.text
+    checklist = browser.get(checklist_url(worklist_app, launch_id, request_of(patient)))
+    fields = {**form_fields(checklist.text, "data-packet-form"), "place_of_service": "22"}
+    action = urljoin(checklist.url, form_action(checklist.text, "data-packet-form"))
+    built = browser.post(action, data=fields)
+    assert built.status_code == 200 and built.headers["Content-Type"] == "application/zip"
+    request_id = built.headers["X-Packet-Kept"]
+
+    staff = staff_launch(browser, worklist_app, auth_server)
+    assert request_id_for(browser, worklist_app, staff, patient) == request_id
+    url = f"{worklist_app.url}/s/{staff}/worklist/{request_id}"
+    page = browser.get(url).text
+    assert 'id="packet-built"' in page and "Dr. Casey Sandoval" in page and "place of service 22" in page
+    kept = browser.get(f"{url}/packet.zip")
+    assert zipfile.ZipFile(io.BytesIO(kept.content)).read("pas-bundle.json") == zipfile.ZipFile(
+        io.BytesIO(built.content)
+    ).read("pas-bundle.json")
+    audit = browser.get(f"{worklist_app.url}/s/{staff}/audit.csv").text
+    assert any(
+        row["event"] == "prior-auth.packet-built" and row["subject"] == f"PriorAuthRequest/{request_id}"
+        for row in csv.DictReader(io.StringIO(audit))
+    )
+
+    ready = post_on(browser, f"{url}/status", page, status="ready")
+    payer.set_switches(mode="approve")
+    sent = post_on(browser, f"{url}/submit", ready.text)
+    assert 'data-status="approved"' in sent.text
+    again = browser.post(action, data=fields)  # the clinician builds again after submission: not kept
+    assert again.status_code == 200 and "X-Packet-Kept" not in again.headers
+    staff_again = post_on(browser, f"{url}/packet", sent.text, urgency="standard")
+    assert "its packet is kept as sent" in staff_again.text
+    assert browser.get(f"{url}/packet.zip").content == kept.content
