@@ -305,5 +305,6 @@ def test_the_clinicians_packet_is_kept_with_the_request_until_it_is_sent(
     again = browser.post(action, data=fields)  # the clinician builds again after submission: not kept
     assert again.status_code == 200 and "X-Packet-Kept" not in again.headers
     staff_again = post_on(browser, f"{url}/packet", sent.text, urgency="standard")
-    assert "its packet is kept as sent" in staff_again.text
+    assert "its packet is kept as sent" in staff_again.text and 'id="packet-sent"' in staff_again.text
+    assert 'id="packet-form"' not in staff_again.text
     assert browser.get(f"{url}/packet.zip").content == kept.content
