@@ -116,6 +116,18 @@ class AttestationStore:
             )
             return [self._attestation(row) for row in rows]
 
+    def for_request_any_launch(self, request_key: str, *, ehr: str) -> list[Attestation]:
+        """The newest answer per criterion for one request of this EHR, whichever launch gave it: staff build the
+        packet in their own launch from what the clinician attested in theirs."""
+        with self.database.session() as session:
+            rows = session.scalars(
+                select(AttestationRow)
+                .where(AttestationRow.ehr == ehr_key(ehr), AttestationRow.request_key == request_key)
+                .order_by(AttestationRow.attested_at, AttestationRow.id)
+            )
+            newest = {row.criterion_id: row for row in rows}
+            return [self._attestation(newest[key]) for key in sorted(newest)]
+
     def withdraw(self, launch_id: str, request_key: str, criterion_id: str, *, ehr: str) -> bool:
         """Drop one answer of this EHR's launch; True when there was one."""
         with self.database.session() as session:

@@ -8,7 +8,7 @@ worklist is the place they are meant to be seen. They never go to application lo
 
 from __future__ import annotations
 
-from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Float, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from smart_app.store.db import Base
@@ -97,3 +97,22 @@ class ClaimResponseRow(Base):
     received_at: Mapped[float] = mapped_column(Float)
     via: Mapped[str] = mapped_column(String(16))  # submit | notification | inquire
     claim_response_json: Mapped[str] = mapped_column(Text)
+
+
+class PacketRow(Base):
+    """The packet kept with a request (one per request; a rebuild replaces it, the history keeps that it
+    happened): the PAS Bundle that submission sends, the PDF, the DTR QuestionnaireResponse and the zip staff
+    download, with who built it, when, and the digest of what it says."""
+
+    __tablename__ = "prior_auth_packets"
+
+    request_id: Mapped[str] = mapped_column(String(36), ForeignKey("prior_auth_requests.id"), primary_key=True)
+    built_at: Mapped[float] = mapped_column(Float)
+    built_by: Mapped[str] = mapped_column(String(200))
+    digest: Mapped[str] = mapped_column(String(64))
+    file_name: Mapped[str] = mapped_column(String(120))
+    pas_bundle_json: Mapped[str] = mapped_column(Text)
+    questionnaire_response_json: Mapped[str] = mapped_column(Text)
+    choices_json: Mapped[str] = mapped_column(Text, default="{}")  # the staff's form choices, to build again
+    pdf: Mapped[bytes] = mapped_column(LargeBinary)
+    zip: Mapped[bytes] = mapped_column(LargeBinary)

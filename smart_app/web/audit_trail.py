@@ -25,7 +25,16 @@ from smart_app.web.services import services
 
 bp = Blueprint("audit_trail", __name__, url_prefix="/s/<launch_id>")
 
-EXPORTS = frozenset({"orders.export_report", "orders.export_draft", "worklist.worklist_csv", "audit_trail.audit_csv"})
+EXPORTS = frozenset(
+    {
+        "orders.export_report",
+        "orders.export_draft",
+        "worklist.worklist_csv",
+        "audit_trail.audit_csv",
+        "worklist_packet.pdf",
+        "worklist_packet.zip_file",
+    }
+)
 ATTESTATIONS = frozenset({"checklist.attest", "checklist.withdraw_attestation"})
 POST_EVENTS = {
     "worklist_request.submit": "prior-auth.submission",

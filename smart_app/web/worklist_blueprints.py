@@ -12,10 +12,12 @@ def register_prior_auth(app: Flask) -> None:
     from smart_app.web.audit_trail import bp as audit_bp
     from smart_app.web.payer_notifications import bp as notifications_bp
     from smart_app.web.worklist import bp as worklist_bp
+    from smart_app.web.worklist_packet import bp as packet_bp
     from smart_app.web.worklist_request import bp as request_bp
 
     PayerRegistry(app.config.get("PAYERS") or [])
     app.register_blueprint(worklist_bp)
     app.register_blueprint(request_bp)
+    app.register_blueprint(packet_bp)
     app.register_blueprint(audit_bp)
     app.register_blueprint(notifications_bp)

@@ -23,7 +23,7 @@ def enter_worklist(context: LaunchContext, check: LaunchCheck, outcome: OrderOut
     """Add (or refresh) the worklist request of a saved draft order; None when nothing was saved."""
     if not (outcome.written or outcome.kept_locally):
         return None
-    entry = request_entry(context, check.result, check.resources)
+    entry = request_entry(context, check.result, check.resources, form_values=check.form.values)
     item, created = prior_auth().store.enter(entry, actor=actor_of(context), now=services().clock())
     if created:
         audit(
@@ -37,7 +37,16 @@ def enter_worklist(context: LaunchContext, check: LaunchCheck, outcome: OrderOut
     return item
 
 
-def request_entry(context: LaunchContext, result: Mapping[str, Any], resources: list[dict[str, Any]]) -> RequestEntry:
+def request_entry(
+    context: LaunchContext,
+    result: Mapping[str, Any],
+    resources: list[dict[str, Any]],
+    *,
+    form_values: Mapping[str, str] | None = None,
+) -> RequestEntry:
+    """The worklist row of a check result. `details` keeps what the staff's packet build needs to run the same
+    check again: the checklist form as entered (with its date pinned: the attestations are keyed by it) and the
+    check result's request and date."""
     patient_ref = str(result["patient"]["reference"])
     identity = patient_identity(resources, patient_ref, str(result["patient"].get("display", "")))
     member_id = identity.second_value if identity.second_label == "Member ID" else ""
@@ -71,6 +80,8 @@ def request_entry(context: LaunchContext, result: Mapping[str, Any], resources: 
             "setting": request.get("setting"),
             "as_of": result.get("as_of"),
             "policy": (result.get("policy") or {}).get("id"),
+            "request": dict(request),
+            "form": {**dict(form_values), "as_of": str(result.get("as_of"))} if form_values is not None else None,
         },
     )
 

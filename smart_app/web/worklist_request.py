@@ -6,6 +6,8 @@
     POST /s/<launch_id>/worklist/<request_id>/note        add a note
     POST /s/<launch_id>/worklist/<request_id>/submit      send it to its payer's PAS endpoint (once)
 
+Building the packet (and its downloads) is `web/worklist_packet.py`; "ready to submit" needs a kept packet.
+
 Every POST checks the form's CSRF token; every change is recorded with who and when (the request's history) and
 in the audit log (`web/audit_trail.py`).
 """
@@ -20,6 +22,8 @@ from flask import Blueprint, current_app, redirect, render_template, request, ur
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from smart_app.core import prior_auth as lifecycle
+from smart_app.core.packet.model import PLACES_OF_SERVICE
+from smart_app.store.prior_auth_packets import kept_packet
 from smart_app.store.prior_auth_requests import PriorAuthRequest, RequestNotFound
 from smart_app.web.browser_session import check_csrf, csrf_token
 from smart_app.web.errors import AppError
@@ -27,6 +31,7 @@ from smart_app.web.launch_context import LaunchContext, load_launch_context
 from smart_app.web.prior_auth_services import actor_of, notify_secret, prior_auth
 from smart_app.web.services import services
 from smart_app.web.worklist import when
+from smart_app.web.worklist_packet_store import packet_summary
 from smart_app.workflow.submission import NotifyChannel, SubmissionError, review_actions, submit_request
 
 bp = Blueprint("worklist_request", __name__, url_prefix="/s/<launch_id>/worklist/<request_id>")
@@ -54,6 +59,7 @@ def detail(launch_id: str, request_id: str) -> str:
     item = load_request(context, request_id)
     store = prior_auth().store
     payer = prior_auth().payers.for_payer(item.payer_id)
+    packet = kept_packet(services().database, item.id)
     responses = [
         {
             **response,
@@ -80,10 +86,16 @@ def detail(launch_id: str, request_id: str) -> str:
         csrf_token=csrf_token(),
         message=request.args.get("message", ""),
         error=request.args.get("error", ""),
+        packet=packet,
+        packet_says=packet_summary(packet) if packet else {},
+        places=sorted(PLACES_OF_SERVICE.items()),
+        choices=packet.choices if packet else {"service_date": str(item.details.get("as_of") or "")},
+        packet_form=bool(item.details.get("form")),
+        today=datetime.fromtimestamp(services().clock(), UTC).date().isoformat(),
     )
 
 
-def _back(launch_id: str, request_id: str, *, message: str = "", error: str = "") -> WerkzeugResponse:
+def back_to_request(launch_id: str, request_id: str, *, message: str = "", error: str = "") -> WerkzeugResponse:
     url = url_for("worklist_request.detail", launch_id=launch_id, request_id=request_id)
     params = {"message": message} if message else {"error": error} if error else {}
     return redirect(f"{url}?{urlencode(params)}" if params else url, code=303)
@@ -101,13 +113,17 @@ def change_status(launch_id: str, request_id: str) -> WerkzeugResponse:
         if target == lifecycle.SUBMITTED:
             raise lifecycle.TransitionError("use Submit to payer to send the request")
     except lifecycle.TransitionError as error:
-        return _back(launch_id, request_id, error=str(error))
+        return back_to_request(launch_id, request_id, error=str(error))
+    if target == lifecycle.READY and kept_packet(services().database, item.id) is None:
+        return back_to_request(
+            launch_id, request_id, error="Build the packet first: ready to submit means the packet is complete."
+        )
     if target == lifecycle.CANCELLED and not note:
-        return _back(launch_id, request_id, error="say why the request is cancelled")
+        return back_to_request(launch_id, request_id, error="say why the request is cancelled")
     prior_auth().store.transition(
         item.id, target, actor_kind="staff", actor=actor_of(context), now=services().clock(), note=note
     )
-    return _back(launch_id, request_id, message=f"Status: {lifecycle.STATUS_LABELS[target]}")
+    return back_to_request(launch_id, request_id, message=f"Status: {lifecycle.STATUS_LABELS[target]}")
 
 
 @bp.post("/assign")
@@ -119,7 +135,7 @@ def assign(launch_id: str, request_id: str) -> WerkzeugResponse:
     if assignee == "me":
         assignee = actor_of(context)
     prior_auth().store.assign(item.id, assignee, actor=actor_of(context), now=services().clock())
-    return _back(launch_id, request_id, message=f"Assigned to {assignee}" if assignee else "Unassigned")
+    return back_to_request(launch_id, request_id, message=f"Assigned to {assignee}" if assignee else "Unassigned")
 
 
 @bp.post("/note")
@@ -129,9 +145,9 @@ def add_note(launch_id: str, request_id: str) -> WerkzeugResponse:
     item = load_request(context, request_id)
     note = request.form.get("note", "").strip()
     if not note:
-        return _back(launch_id, request_id, error="the note is empty")
+        return back_to_request(launch_id, request_id, error="the note is empty")
     prior_auth().store.add_note(item.id, note, actor=actor_of(context), now=services().clock())
-    return _back(launch_id, request_id, message="Note added")
+    return back_to_request(launch_id, request_id, message="Note added")
 
 
 @bp.post("/submit")
@@ -141,7 +157,7 @@ def submit(launch_id: str, request_id: str) -> WerkzeugResponse:
     item = load_request(context, request_id)
     payer = prior_auth().payers.for_payer(item.payer_id)
     if payer is None:
-        return _back(launch_id, request_id, error=f"no PAS endpoint is configured for payer {item.payer_id}")
+        return back_to_request(launch_id, request_id, error=f"no PAS endpoint is configured for payer {item.payer_id}")
     app_services = services()
     public_url = current_app.config.get("PUBLIC_URL")
     path = url_for("payer_notifications.notify", payer_name=payer.name)
@@ -163,8 +179,8 @@ def submit(launch_id: str, request_id: str) -> WerkzeugResponse:
             priority="expedited" if request.form.get("priority") == "expedited" else "standard",
         )
     except SubmissionError as error:
-        return _back(launch_id, request_id, error=f"Not submitted: {error}")
+        return back_to_request(launch_id, request_id, error=f"Not submitted: {error}")
     stamp = datetime.fromtimestamp(app_services.clock(), UTC).strftime("%H:%M")
-    return _back(
+    return back_to_request(
         launch_id, request_id, message=f"Submitted to {payer.title} at {stamp} UTC: {result.request.status_label}"
     )

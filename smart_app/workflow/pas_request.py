@@ -1,8 +1,11 @@
-"""A minimal PAS 2.2.1 request Bundle built from what the worklist knows about a request (until the packet's PAS
-builder replaces it): Claim first (use = preauthorization, identifier = the request's business identifier, one
-item per CPT line with its modifiers, units and ICD-10-CM diagnoses), then the Beneficiary, the Coverage with the
-member id, the Insurer and the Requestor, every reference resolving inside the Bundle, and the checklist report
-as a PAS DocumentReference when one is given.
+"""A minimal PAS 2.2.1 request Bundle built from what the worklist knows about a request. The app no longer sends
+it (submission sends the kept packet's PAS Bundle, `workflow/pas_send.py`); it stays only because the sandbox
+payer's own tests (tests/payer/test_payer.py) build their requests with it: delete it when they stop.
+
+It holds the Claim first (use = preauthorization, identifier = the request's business identifier, one item per
+CPT line with its modifiers, units and ICD-10-CM diagnoses), then the Beneficiary, the Coverage with the member id,
+the Insurer and the Requestor, every reference resolving inside the Bundle, and the checklist report as a PAS
+DocumentReference when one is given.
 """
 
 from __future__ import annotations

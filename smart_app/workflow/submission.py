@@ -2,6 +2,9 @@
 
     result = submit_request(store, request_id, payer, credentials, actor=…, now=…, notify=NotifyChannel(url, header))
 
+What is sent is the PAS Bundle of the packet kept with the request (`store.prior_auth_packets`), changed only as
+`pas_send.bundle_to_send` says (the request's claim identifier, no draft tag, the priority chosen at submission).
+
 Never twice: `store.begin_sending` lets one caller at a time send a request that is `ready`; the Bundle and Claim
 identifier is the request's fixed business identifier, so a retry after a lost answer (transport error or 5xx,
 retried with backoff) is recognised by the payer, which answers with its first decision. A 4xx OperationOutcome
@@ -16,7 +19,6 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import requests
@@ -25,8 +27,9 @@ from smart_app.core import prior_auth as lifecycle
 from smart_app.fhir.client_assertion import build_client_assertion
 from smart_app.fhir.signing_keys import SigningKey
 from smart_app.payer_registry import PayerRegistration
+from smart_app.store.prior_auth_packets import kept_packet
 from smart_app.store.prior_auth_requests import PriorAuthRequest, PriorAuthStore
-from smart_app.workflow.pas_request import build_pas_request
+from smart_app.workflow.pas_send import bundle_to_send
 
 logger = logging.getLogger(__name__)
 
@@ -156,7 +159,10 @@ def submit_request(
         if priority is not None:
             store.set_priority(request_id, priority, actor=actor, now=clock())
         request = store.get(request_id, now=clock())
-        bundle = build_pas_request(request, now=datetime.fromtimestamp(clock(), UTC))
+        packet = kept_packet(store.database, request_id)
+        if packet is None:
+            raise SubmissionError("build the packet first: submission sends the packet's PAS Bundle")
+        bundle = bundle_to_send(packet.pas_bundle, request.claim_identifier, request.priority)
         token = payer_token(payer, signing_keys, http)
         if notify is not None and payer.notify:
             subscribe(payer, token, notify, http)

@@ -24,6 +24,8 @@ SECOND = "pars-chronic-defect-edema-ready"
 # The Chromium walk's patients (their own, so its requests start as drafts).
 BROWSER_APPROVED = "lumbar-rfa-repeat-sustained-relief-ready"
 BROWSER_DENIED = "pars-chronic-defect-no-edema-ready"
+# The clinician builds the packet on the checklist page; it is kept with the worklist request.
+CLINICIAN_PACKET = "cervical-mbb-left-two-level-ready"
 
 
 @pytest.fixture(scope="session")
@@ -65,7 +67,7 @@ def payer(worklist_payer: PayerHandle) -> Iterator[PayerHandle]:
 
 @pytest.fixture
 def ready_patients(fhir_server: Any) -> dict[str, SeedPatient]:
-    return seeded_on(fhir_server, (FIRST, SECOND, BROWSER_APPROVED, BROWSER_DENIED))
+    return seeded_on(fhir_server, (FIRST, SECOND, BROWSER_APPROVED, BROWSER_DENIED, CLINICIAN_PACKET))
 
 
 def staff_launch(browser: Browser, app: RunningApp, auth_server: Any) -> str:

@@ -1,5 +1,6 @@
 """Done-when of issue 11 in Debian's Chromium: a clinician saves a draft order, staff launched from the EHR without
-a patient see it in the worklist, make it ready, submit it to the sandbox payer, see it pended and then approved
+a patient see it in the worklist, build its packet on the request page (the PDF downloads as a PDF; a second
+build replaces it), make it ready, submit it to the sandbox payer, see it pended and then approved
 with an authorization number (the payer's rest-hook notification, no polling of the payer); a second patient is
 denied with its reason."""
 
@@ -54,6 +55,25 @@ def open_request(page: Page, patient: SeedPatient) -> None:
     page.wait_for_selector("section.summary")
 
 
+def build_packet(page: Page, *, place_of_service: str = "24", rebuild: bool = False) -> None:
+    """Staff build the packet in the page; it then shows "Packet built … by …" and its PDF downloads as a PDF."""
+    page.select_option("#packet-pos", place_of_service)
+    page.fill("#packet-facility", "Example Spine ASC")
+    page.click("#build-packet")
+    page.wait_for_selector("#packet-built")
+    notice = page.locator("p.notice[role=status]").inner_text()
+    assert notice.startswith("Packet rebuilt" if rebuild else "Packet built."), notice
+    assert "Packet built" in page.locator("#packet-built").inner_text()
+    assert f"place of service {place_of_service}" in page.locator("#packet-says").inner_text()
+    # the form shows the choices the kept packet was built with, for a rebuild
+    assert page.locator("#packet-pos").input_value() == place_of_service
+    assert page.locator("#packet-facility").input_value() == "Example Spine ASC"
+    href = page.locator("#packet-pdf").get_attribute("href")
+    assert href
+    pdf = page.request.get(page.url.split("/s/")[0] + href)
+    assert pdf.status == 200 and pdf.headers["content-type"] == "application/pdf" and pdf.body()[:4] == b"%PDF"
+
+
 def make_ready_and_submit(page: Page) -> None:
     page.select_option('#status-form select[name="status"]', "ready")
     page.fill('#status-form input[name="note"]', "documentation checked")
@@ -85,6 +105,11 @@ def test_saved_order_to_worklist_to_payer_pended_then_approved_and_a_denial_in_c
 
         payer.set_switches(mode="pend", pend_seconds=1.5, then="approve")
         open_request(worklist, approved_patient)
+        assert worklist.locator("#packet-missing").count() == 1
+        build_packet(worklist)
+        snapshot(worklist, "request-packet-built")
+        build_packet(worklist, rebuild=True)  # a second build: still one packet, the history keeps both
+        assert worklist.locator('table.history tr[data-kind="packet"]').count() == 2
         make_ready_and_submit(worklist)
         worklist.wait_for_selector('section.summary[data-status="pended"]', timeout=20_000)
         assert "Pended" in worklist.locator("#status").inner_text()
@@ -104,6 +129,7 @@ def test_saved_order_to_worklist_to_payer_pended_then_approved_and_a_denial_in_c
         payer.set_switches(mode="deny", deny_reason="no-diagnosis")
         worklist.click("text=Worklist")
         open_request(worklist, denied_patient)
+        build_packet(worklist, place_of_service="11")
         make_ready_and_submit(worklist)
         worklist.wait_for_selector('section.summary[data-status="denied"]', timeout=20_000)
         assert "Diagnosis does not support" in worklist.locator("#denial-reason").inner_text()
@@ -121,6 +147,7 @@ def test_saved_order_to_worklist_to_payer_pended_then_approved_and_a_denial_in_c
         worklist.click("text=Audit log")
         worklist.wait_for_selector("table.audit")
         assert worklist.locator('tr[data-event="prior-auth.submission"]').count() == 2
+        assert worklist.locator('tr[data-event="prior-auth.packet-built"]').count() == 3
         snapshot(worklist, "audit-log")
     finally:
         context.close()

@@ -148,6 +148,7 @@ def review(claim: dict[str, Any], bundle: dict[str, Any]) -> list[ItemDecision]:
         (entry.get("resource") or {}).get("resourceType") in ("DocumentReference", "QuestionnaireResponse")
         for entry in bundle.get("entry", [])[1:]
     )
+    answers = checklist_answers(bundle)
     decisions = []
     for item in claim.get("item") or []:
         sequence = int(item["sequence"])
@@ -159,11 +160,35 @@ def review(claim: dict[str, Any], bundle: dict[str, Any]) -> list[ItemDecision]:
             decisions.append(ItemDecision(sequence, "A3", "no-diagnosis"))
         elif units > rules["max_units_per_item"]:
             decisions.append(ItemDecision(sequence, "A3", "units"))
-        elif not documented:
+        elif "not-met" in answers.values():
+            decisions.append(ItemDecision(sequence, "A3", "criteria-not-met"))
+        elif not documented or "unknown" in answers.values():
             decisions.append(ItemDecision(sequence, "A4", "no-documentation"))
         else:
             decisions.append(ItemDecision(sequence, "A1"))
     return decisions
+
+
+def checklist_answers(bundle: dict[str, Any]) -> dict[str, str]:
+    """The requester's checklist as the Bundle's DTR QuestionnaireResponse answers it: criterion → status code
+    (met, not-met, unknown, not-applicable). Empty when the Bundle carries no such answers."""
+    found: dict[str, str] = {}
+
+    def walk(items: list[Any]) -> None:
+        for item in items:
+            if not isinstance(item, dict):
+                continue
+            for answer in item.get("answer") or []:
+                coding = (answer or {}).get("valueCoding") or {}
+                if str(coding.get("system", "")).endswith("/CodeSystem/criterion-status") and coding.get("code"):
+                    found[str(item.get("linkId"))] = str(coding["code"])
+            walk(item.get("item") or [])
+
+    for entry in bundle.get("entry") or []:
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        if isinstance(resource, dict) and resource.get("resourceType") == "QuestionnaireResponse":
+            walk(resource.get("item") or [])
+    return found
 
 
 def uniform(claim: dict[str, Any], code: str, reason: str = "") -> list[ItemDecision]:
