@@ -30,8 +30,10 @@ CLINICIAN_PACKET = "cervical-mbb-left-two-level-ready"
 
 @pytest.fixture(scope="session")
 def worklist_payer() -> Iterator[PayerHandle]:
-    handle = start_payer_server()
+    handle = start_payer_server()  # validates with HAPI's validator (SPINE_AUTH_PAYER_IGS, set by tests/conftest.py)
     try:
+        assert handle.state.validator is not None, "the worklist tests' payer must validate what it receives"
+        handle.state.validator.wait_ready(timeout=300)  # loaded once, before any page waits on a submission
         yield handle
     finally:
         handle.stop()
