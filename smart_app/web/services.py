@@ -22,6 +22,7 @@ from flask import Flask, current_app
 from smart_app.config import ConfigError, EhrRegistry
 from smart_app.fhir.discovery import DiscoveryCache, SmartConfiguration, fetch_smart_configuration
 from smart_app.fhir.id_token import JwksCache, fetch_jwks
+from smart_app.fhir.lenient import DEFAULT_VERDICT_CACHE_SIZE, VERDICTS
 from smart_app.fhir.signing_keys import SigningKey, SigningKeyError, generate_signing_key, signing_key_from_jwk
 from smart_app.store.crypto import TokenCipher, generate_fernet_key
 from smart_app.store.db import Database
@@ -89,6 +90,7 @@ def init_services(app: Flask) -> AppServices:
         ttl_seconds=float(config["DISCOVERY_CACHE_SECONDS"]),
     )
     jwks = JwksCache(lambda uri: fetch_jwks(uri, session=http))
+    VERDICTS.size = int(config.get("R4B_VERDICT_CACHE_SIZE", DEFAULT_VERDICT_CACHE_SIZE))
     tokens = TokenService(
         database=database,
         cipher=cipher,
