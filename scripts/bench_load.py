@@ -184,9 +184,11 @@ class Setup:
 
 
 def start_gunicorn(port: int, workers: int, threads: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    command = [GUNICORN, "--workers", str(workers), "--worker-class", "gthread", "--threads", str(threads)]
-    command += ["--bind", f"127.0.0.1:{port}", "--timeout", "120", "--backlog", "2048"]
-    command += ["--error-logfile", str(log), "--capture-output", "--no-control-socket", "smart_app:create_app()"]
+    """gunicorn as the README deploys it: `-c python:smart_app.gunicorn_conf`, sized by `SMART_APP_*` settings."""
+    env = {**env, "SMART_APP_WORKERS": str(workers), "SMART_APP_THREADS": str(threads)}
+    env["SMART_APP_BIND"] = f"127.0.0.1:{port}"
+    command = [GUNICORN, "-c", "python:smart_app.gunicorn_conf", "--error-logfile", str(log), "--capture-output"]
+    command += ["--no-control-socket", "smart_app:create_app()"]
     process = subprocess.Popen(command, env=env, cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL)
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:

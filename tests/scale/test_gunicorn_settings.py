@@ -1,0 +1,70 @@
+"""`gunicorn -c python:smart_app.gunicorn_conf`: workers, threads and bind come from `SMART_APP_*` settings."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+
+import requests
+
+from smart_app.fhir.signing_keys import generate_signing_key
+from smart_app.store.crypto import generate_fernet_key
+from tests.conftest import PROJECT_ROOT, free_port
+from tests.scale.deployment import GUNICORN, environment_of
+
+
+def worker_pids(master: int) -> list[int]:
+    found = subprocess.run(["pgrep", "-P", str(master)], capture_output=True, text=True, check=False).stdout
+    return [int(pid) for pid in found.split()]
+
+
+def test_the_settings_choose_workers_threads_and_the_address(tmp_path: Path) -> None:
+    port = free_port()
+    env = environment_of(
+        {
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'app.sqlite'}",
+            "SECRET_KEY": generate_fernet_key(),
+            "TOKEN_ENCRYPTION_KEYS": [generate_fernet_key()],
+            "SIGNING_KEYS": [generate_signing_key("ES384").private_jwk()],
+            "PUBLIC_URL": f"http://127.0.0.1:{port}",
+            "WORKERS": "3",
+            "THREADS": "4",
+            "BIND": f"127.0.0.1:{port}",
+        }
+    )
+    log = tmp_path / "gunicorn.log"
+    command = [GUNICORN, "-c", "python:smart_app.gunicorn_conf", "--error-logfile", str(log), "--no-control-socket"]
+    process = subprocess.Popen([*command, "smart_app:create_app()"], env=env, cwd=PROJECT_ROOT)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and len(worker_pids(process.pid)) < 3:
+            assert process.poll() is None, log.read_text(errors="replace")[-2000:]
+            time.sleep(0.2)
+        assert len(worker_pids(process.pid)) == 3
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                time.sleep(0.2)
+        else:
+            raise AssertionError(log.read_text(errors="replace")[-2000:])
+        assert "gthread" in log.read_text() or "Using worker: gthread" in log.read_text()
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def test_a_setting_that_is_not_a_number_stops_gunicorn_with_its_name(tmp_path: Path) -> None:
+    env = environment_of({"WORKERS": "many"})
+    done = subprocess.run(
+        [GUNICORN, "-c", "python:smart_app.gunicorn_conf", "--check-config", "smart_app:create_app()"],
+        env=env,
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode != 0
+    assert "SMART_APP_WORKERS must be a whole number" in done.stdout + done.stderr
