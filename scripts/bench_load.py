@@ -33,11 +33,11 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from http.cookiejar import DefaultCookiePolicy
 from pathlib import Path
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode, urljoin, urlsplit
 

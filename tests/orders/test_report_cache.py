@@ -65,8 +65,7 @@ def test_saving_twice_renders_once_and_the_draft_carries_the_report(
         item["reference"]
         for item in first.written
         if item["reference"].startswith("DocumentReference/")
-        and ehr.read(*item["reference"].split("/"))["content"][0]["attachment"].get("contentType")
-        == "application/pdf"
+        and ehr.read(*item["reference"].split("/"))["content"][0]["attachment"].get("contentType") == "application/pdf"
     ]
     assert len(report_refs) == 1
     stored = ehr.read(*report_refs[0].split("/"))["content"][0]["attachment"]["data"]
