@@ -299,12 +299,14 @@ def one_flow(
             result.timings["save"] = time.perf_counter() - step
             probe("save")
             if saved.status_code != 200 or "Draft order saved in the EHR" not in saved.text:
-                result.error = f"save: {saved.status_code}"
+                result.error = f"save: {saved.status_code} {headline(saved.text)}"
                 return result
             result.timings["flow"] = time.perf_counter() - started
         except Exception as error:  # counted, reported by step and kind
             done = [step for step in STEPS if step in result.timings]
-            result.error = f"{STEPS[len(done)]}: {type(error).__name__}"
+            ports = [url.rsplit(":", 1)[1] for url in setup.instances]
+            where = "app" if any(f"port={port}" in str(error) for port in ports) else "sandbox"
+            result.error = f"{STEPS[len(done)]}: {type(error).__name__} ({where})"
         return result
 
 
@@ -330,6 +332,12 @@ def profile_steps(auth: SandboxProxy, setup: Setup, patients: list[Any], flows: 
         errors += one_flow(auth, setup, patients[i % len(patients)], as_of, 0, barrier, probe=probe).error is not None
     summary = {key: round(1000 * statistics.fmean(values), 1) for key, values in spent.items() if values}
     return {"setup": setup.name, "flows": flows, "errors": errors, "cpu_ms_per_step": summary}
+
+
+def headline(page: str) -> str:
+    """The page's first heading (what the user was told), for an error report; no record content."""
+    match = re.search(r"<h[12][^>]*>(.*?)</h[12]>", page, re.S)
+    return re.sub(r"<[^>]+>|\s+", " ", match.group(1)).strip()[:80] if match else "(no heading)"
 
 
 def percentile(values: list[float], fraction: float) -> float:
