@@ -438,7 +438,11 @@ def main(argv: list[str] | None = None) -> int:
             setup = start_setup(name, sandbox, work, workers=args.workers, threads=args.threads)
             try:
                 warm = run_round(sandbox, setup, patients, 4, 0)  # imports, caches, connection pools
-                print(f"\n[{name}] warm-up: {warm['errors']} errors", flush=True)
+                print(
+                    f"\n[{name}] warm-up ({warm['clinicians']} flows, cold workers): {warm['errors']} errors, "
+                    f"CPU s per flow: app {warm['app_cpu_s_per_flow']}, sandbox {warm['sandbox_cpu_s_per_flow']}",
+                    flush=True,
+                )
                 if args.profile:
                     profile = profile_steps(sandbox, setup, patients, args.profile)
                     all_results.append(profile)
