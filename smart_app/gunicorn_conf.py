@@ -14,6 +14,7 @@ Each is an environment variable with a default that fits the machine (command-li
 from __future__ import annotations
 
 import os
+from typing import Any
 
 
 def _int_setting(name: str, default: int) -> int:
@@ -31,3 +32,13 @@ worker_class = "gthread"
 bind = [os.environ.get("SMART_APP_BIND", "127.0.0.1:8000")]
 timeout = _int_setting("WORKER_TIMEOUT", 120)
 backlog = 2048
+
+
+def post_worker_init(worker: Any) -> None:
+    """Warm the worker (validators, report renderer, templates) before it accepts requests."""
+    from flask import Flask
+
+    from smart_app.web.services import warm_up
+
+    if isinstance(worker.wsgi, Flask):
+        warm_up(worker.wsgi)

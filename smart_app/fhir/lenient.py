@@ -22,6 +22,7 @@ import json
 import re
 import threading
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -136,6 +137,13 @@ def r4b_problem(resource: dict[str, Any]) -> str | None:
     verdict = _validate(resource)
     VERDICTS.put(digest, verdict)
     return verdict
+
+
+def warm_models(resource_types: Iterable[str]) -> None:
+    """Build the R4B models' validators now (the first validation of a type costs 10-300 ms: fhir.resources
+    imports the model and pydantic builds its schema), so a worker's first clinicians do not pay for it."""
+    for resource_type in resource_types:
+        _validate({"resourceType": resource_type, "id": "warm-up"})
 
 
 def _validate(resource: dict[str, Any]) -> str | None:

@@ -46,7 +46,7 @@ def test_the_settings_choose_workers_threads_and_the_address(tmp_path: Path) -> 
             try:
                 if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code == 200:
                     break
-            except requests.ConnectionError:
+            except requests.RequestException:
                 time.sleep(0.2)
         else:
             raise AssertionError(log.read_text(errors="replace")[-2000:])
@@ -68,3 +68,21 @@ def test_a_setting_that_is_not_a_number_stops_gunicorn_with_its_name(tmp_path: P
     )
     assert done.returncode != 0
     assert "SMART_APP_WORKERS must be a whole number" in done.stdout + done.stderr
+
+
+def test_warming_a_worker_builds_the_validators_and_compiles_the_templates() -> None:
+    from flask import Flask
+
+    from smart_app.fhir import lenient
+    from smart_app.fhir.record import RECORD_INCLUDED_TYPES, RECORD_TYPES
+    from smart_app.web.services import warm_up
+
+    app = Flask("smart_app")
+    verdicts_before = len(lenient.VERDICTS)
+    warm_up(app)
+    built = {*RECORD_TYPES, *RECORD_INCLUDED_TYPES}
+    assert all(lenient._model_class(resource_type) is not None for resource_type in built)
+    assert lenient._model_class.cache_info().currsize >= len(built)
+    cached = {key[1] for key in app.jinja_env.cache or {}}
+    assert {"patient.html", "home.html", "error.html"} <= cached
+    assert len(lenient.VERDICTS) == verdicts_before  # the warm-up's made-up resources are not kept
