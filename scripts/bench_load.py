@@ -335,9 +335,12 @@ def profile_steps(auth: SandboxProxy, setup: Setup, patients: list[Any], flows: 
 
 
 def headline(page: str) -> str:
-    """The page's first heading (what the user was told), for an error report; no record content."""
-    match = re.search(r"<h[12][^>]*>(.*?)</h[12]>", page, re.S)
-    return re.sub(r"<[^>]+>|\s+", " ", match.group(1)).strip()[:80] if match else "(no heading)"
+    """The page's heading and the reason given (what the user was told), for an error report; no record content."""
+    told = []
+    for pattern in (r"<h[12][^>]*>(.*?)</h[12]>", r'<p class="reason">(.*?)</p>'):
+        if match := re.search(pattern, page, re.S):
+            told.append(re.sub(r"<[^>]+>|\s+", " ", match.group(1)).strip()[:120])
+    return ": ".join(told) or "(no heading)"
 
 
 def percentile(values: list[float], fraction: float) -> float:
