@@ -306,10 +306,9 @@ def one_flow(
             done = [step for step in STEPS if step in result.timings]
             ports = [url.rsplit(":", 1)[1] for url in setup.instances]
             where = "app" if any(f"port={port}" in str(error) for port in ports) else "sandbox"
-            cause = re.search(r"Caused by (\w+\([^:,(]*)", str(error))  # e.g. NewConnectionError('...: Failed
-            result.error = (
-                f"{STEPS[len(done)]}: {type(error).__name__} ({where}{': ' + cause.group(1) if cause else ''})"
-            )
+            cause = re.search(r"\[Errno \d+\][^\"')]*|RemoteDisconnected|Read timed out|Connection aborted", str(error))
+            where += f": {cause.group(0)}" if cause else ""
+            result.error = f"{STEPS[len(done)]}: {type(error).__name__} ({where})"
         return result
 
 
