@@ -7,8 +7,8 @@ Everything runs on 127.0.0.1: the sandbox FHIR server (bearer tokens required, e
 patients; then for each setup the app under gunicorn, configured only through `SMART_APP_*` variables:
 
 - `sqlite`: one gunicorn instance, one worker process (gthread), SQLite file, rate limits counted in memory;
-- `postgresql`: two gunicorn instances of two workers each, one throwaway PostgreSQL cluster and one Redis
-  (Debian's, started here on free ports as the tests do), requests alternating between the instances.
+- `postgresql`: two gunicorn instances of one worker each (one per core), one throwaway PostgreSQL cluster and one
+  Redis (Debian's, started here on free ports as the tests do), requests alternating between the instances.
 
 A clinician is one cookie-keeping HTTP client: the EHR launch (sandbox launch → /launch → authorize → /callback →
 the patient page), the checklist with the check run, and "Save draft order" (each clinician its own order, so
@@ -66,7 +66,7 @@ RESOURCE_SERVER = ("sandbox-fhir", "sandbox-fhir-introspection-secret")
 GUNICORN = str(Path(sys.executable).parent / "gunicorn")
 STEPS = ("launch", "check", "save", "flow")
 SQLITE_WORKERS, SQLITE_THREADS = 1, 64  # one instance
-POSTGRES_WORKERS, POSTGRES_THREADS = 2, 32  # per instance, two instances
+POSTGRES_WORKERS, POSTGRES_THREADS = 1, 32  # per instance, two instances: one worker per core
 
 
 def free_port() -> int:
