@@ -1,6 +1,12 @@
 """Load benchmark (issue 13): concurrent clinicians each doing launch → check → save against the sandbox EHR.
 
     .venv/bin/python scripts/bench_load.py [--clinicians 50,200] [--delay-ms 50] [--setups sqlite,postgresql]
+        [--launch-only] [--profile N] [--workers W --threads T] [--json FILE]
+
+`--launch-only`: each clinician only launches (the goal is stated for launches). `--profile N`: instead of rounds,
+N flows one after another, reporting the CPU milliseconds of each step in the app and in the sandbox.
+Every round also reports CPU-seconds per flow (app processes; sandbox: the Python authorization server and the Node
+FHIR server), which, unlike latency, hardly depends on what else the machine is doing.
 
 Everything runs on 127.0.0.1: the sandbox FHIR server (bearer tokens required, every token introspected, with
 `--delay-ms` injected latency per FHIR request) and the sandbox SMART authorization server, loaded with the seed
