@@ -95,10 +95,12 @@ class Clinician(requests.Session):
 
     def __init__(self) -> None:
         super().__init__()
+        self.last_port: int | None = None  # where the last request went (to tell app from sandbox in errors)
         self.cookies.set_policy(LoopbackSecureCookiePolicy())
 
     def prepare_request(self, request: requests.Request) -> requests.PreparedRequest:
         prepared = super().prepare_request(request)
+        self.last_port = urlsplit(prepared.url).port
         mock = MockRequest(prepared)
         self.cookies.add_cookie_header(mock)
         if cookie := mock.get_new_headers().get("Cookie"):
@@ -310,8 +312,8 @@ def one_flow(
             result.timings["flow"] = time.perf_counter() - started
         except Exception as error:  # counted, reported by step and kind
             done = [step for step in STEPS if step in result.timings]
-            ports = [url.rsplit(":", 1)[1] for url in setup.instances]
-            where = "app" if any(f"port={port}" in str(error) for port in ports) else "sandbox"
+            ports = [int(url.rsplit(":", 1)[1]) for url in setup.instances]
+            where = "app" if browser.last_port in ports else "sandbox"
             cause = re.search(r"\[Errno \d+\][^\"')]*|RemoteDisconnected|Read timed out|Connection aborted", str(error))
             where += f": {cause.group(0)}" if cause else ""
             result.error = f"{STEPS[len(done)]}: {type(error).__name__} ({where})"

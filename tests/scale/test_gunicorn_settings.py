@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import subprocess
 import time
 from pathlib import Path
@@ -50,7 +51,19 @@ def test_the_settings_choose_workers_threads_and_the_address(tmp_path: Path) -> 
                 time.sleep(0.2)
         else:
             raise AssertionError(log.read_text(errors="replace")[-2000:])
-        assert "gthread" in log.read_text() or "Using worker: gthread" in log.read_text()
+        assert "Using worker: gthread" in log.read_text()
+        # An idle keep-alive connection is still open after gunicorn's own 2 s default: the client may reuse it.
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        try:
+            for pause in (0, 3.5):
+                time.sleep(pause)
+                connection.request("GET", "/healthz")
+                answer = connection.getresponse()
+                answer.read()
+                assert answer.status == 200
+                assert connection.sock is not None  # the same socket, kept open
+        finally:
+            connection.close()
     finally:
         process.terminate()
         process.wait(timeout=20)
