@@ -178,6 +178,7 @@ class Setup:
     client_id: str
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
     stop_extra: list[Any] = field(default_factory=list)
+    database_url: str | None = None  # PostgreSQL: to count the connections the app opened
 
     def stop(self) -> None:
         for process in self.processes:
@@ -344,6 +345,21 @@ def profile_steps(auth: SandboxProxy, setup: Setup, patients: list[Any], flows: 
     return {"setup": setup.name, "flows": flows, "errors": errors, "cpu_ms_per_step": summary}
 
 
+def postgres_sessions(setup: Setup) -> int:
+    """Connections PostgreSQL has accepted into the app's database so far (0 without PostgreSQL)."""
+    if setup.database_url is None:
+        return 0
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(setup.database_url, poolclass=sqlalchemy.pool.NullPool)
+    try:
+        with engine.connect() as connection:
+            query = "SELECT sessions FROM pg_stat_database WHERE datname = current_database()"
+            return int(connection.execute(sqlalchemy.text(query)).scalar_one())
+    finally:
+        engine.dispose()
+
+
 def headline(page: str) -> str:
     """The page's heading and the reason given (what the user was told), for an error report; no record content."""
     told = []
@@ -383,6 +399,7 @@ def run_round(
     sandbox_pids = [auth.process.pid]
     cpu_before = cpu_seconds(app_pids)
     sandbox_cpu_before = cpu_seconds(sandbox_pids)
+    sessions_before = postgres_sessions(setup)
     barrier = threading.Barrier(clinicians)
     results: list[Result] = [Result() for _ in range(clinicians)]
     # Planned dates after the seeded records (their checks are `ready`, as a clinician would save them); every
@@ -413,6 +430,9 @@ def run_round(
         "app_cpu_s_per_flow": round((cpu_seconds(app_pids) - cpu_before) / clinicians, 3),
         "sandbox_cpu_s_per_flow": round((cpu_seconds(sandbox_pids) - sandbox_cpu_before) / clinicians, 3),
         "load_average_before": round(load_before, 1),
+        "postgres_connections_per_flow": (
+            round((postgres_sessions(setup) - sessions_before) / clinicians, 1) if setup.database_url else None
+        ),
     }
     for step in STEPS:
         values = [r.timings[step] for r in results if step in r.timings]
@@ -510,6 +530,7 @@ def start_setup(
             redis.stop()
             raise
         setup.stop_extra += [postgres.stop, redis.stop]
+        setup.database_url = postgres.url
         return setup
     raise SystemExit(f"unknown setup {name!r}: sqlite or postgresql")
 
@@ -519,7 +540,12 @@ def print_round(summary: dict[str, Any]) -> None:
         f"[{summary['setup']}] {summary['clinicians']} clinicians: {summary['wall_s']} s, "
         f"{summary['flows_per_s']} flows/s, {summary['errors']} errors {summary['error_kinds'] or ''} "
         f"({summary['mode']}; CPU s per flow: app {summary['app_cpu_s_per_flow']}, sandbox "
-        f"{summary['sandbox_cpu_s_per_flow']}; machine load average {summary['load_average_before']})",
+        f"{summary['sandbox_cpu_s_per_flow']}; machine load average {summary['load_average_before']}"
+        + (
+            f"; new PostgreSQL connections per flow {summary['postgres_connections_per_flow']})"
+            if summary["postgres_connections_per_flow"] is not None
+            else ")"
+        ),
         flush=True,
     )
     for step in STEPS:
