@@ -1,14 +1,20 @@
 """Load benchmark (issue 13): concurrent clinicians each doing launch → check → save against the sandbox EHR.
 
     .venv/bin/python scripts/bench_load.py [--clinicians 50,200] [--delay-ms 50] [--setups sqlite,postgresql]
+        [--launch-only] [--profile N] [--workers W --threads T] [--json FILE]
+
+`--launch-only`: each clinician only launches (the goal is stated for launches). `--profile N`: instead of rounds,
+N flows one after another, reporting the CPU milliseconds of each step in the app and in the sandbox.
+Every round also reports CPU-seconds per flow (app processes; sandbox: the Python authorization server and the Node
+FHIR server), which, unlike latency, hardly depends on what else the machine is doing.
 
 Everything runs on 127.0.0.1: the sandbox FHIR server (bearer tokens required, every token introspected, with
 `--delay-ms` injected latency per FHIR request) and the sandbox SMART authorization server, loaded with the seed
 patients; then for each setup the app under gunicorn, configured only through `SMART_APP_*` variables:
 
 - `sqlite`: one gunicorn instance, one worker process (gthread), SQLite file, rate limits counted in memory;
-- `postgresql`: two gunicorn instances of two workers each, one throwaway PostgreSQL cluster and one Redis
-  (Debian's, started here on free ports as the tests do), requests alternating between the instances.
+- `postgresql`: two gunicorn instances of one worker each (one per core), one throwaway PostgreSQL cluster and one
+  Redis (Debian's, started here on free ports as the tests do), requests alternating between the instances.
 
 A clinician is one cookie-keeping HTTP client: the EHR launch (sandbox launch → /launch → authorize → /callback →
 the patient page), the checklist with the check run, and "Save draft order" (each clinician its own order, so
@@ -33,6 +39,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from http.cookiejar import DefaultCookiePolicy
@@ -64,6 +71,8 @@ PATIENTS = (
 RESOURCE_SERVER = ("sandbox-fhir", "sandbox-fhir-introspection-secret")
 GUNICORN = str(Path(sys.executable).parent / "gunicorn")
 STEPS = ("launch", "check", "save", "flow")
+SQLITE_WORKERS, SQLITE_THREADS = 1, 64  # one instance
+POSTGRES_WORKERS, POSTGRES_THREADS = 1, 32  # per instance, two instances: one worker per core
 
 
 def free_port() -> int:
@@ -86,10 +95,12 @@ class Clinician(requests.Session):
 
     def __init__(self) -> None:
         super().__init__()
+        self.last_port: int | None = None  # where the last request went (to tell app from sandbox in errors)
         self.cookies.set_policy(LoopbackSecureCookiePolicy())
 
     def prepare_request(self, request: requests.Request) -> requests.PreparedRequest:
         prepared = super().prepare_request(request)
+        self.last_port = urlsplit(prepared.url).port
         mock = MockRequest(prepared)
         self.cookies.add_cookie_header(mock)
         if cookie := mock.get_new_headers().get("Cookie"):
@@ -167,6 +178,7 @@ class Setup:
     client_id: str
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
     stop_extra: list[Any] = field(default_factory=list)
+    database_url: str | None = None  # PostgreSQL: to count the connections the app opened
 
     def stop(self) -> None:
         for process in self.processes:
@@ -181,9 +193,11 @@ class Setup:
 
 
 def start_gunicorn(port: int, workers: int, threads: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    command = [GUNICORN, "--workers", str(workers), "--worker-class", "gthread", "--threads", str(threads)]
-    command += ["--bind", f"127.0.0.1:{port}", "--timeout", "120", "--backlog", "2048"]
-    command += ["--error-logfile", str(log), "--capture-output", "--no-control-socket", "smart_app:create_app()"]
+    """gunicorn as the README deploys it: `-c python:smart_app.gunicorn_conf`, sized by `SMART_APP_*` settings."""
+    env = {**env, "SMART_APP_WORKERS": str(workers), "SMART_APP_THREADS": str(threads)}
+    env["SMART_APP_BIND"] = f"127.0.0.1:{port}"
+    command = [GUNICORN, "-c", "python:smart_app.gunicorn_conf", "--error-logfile", str(log), "--capture-output"]
+    command += ["--no-control-socket", "smart_app:create_app()"]
     process = subprocess.Popen(command, env=env, cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL)
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
@@ -234,8 +248,18 @@ class Result:
     error: str | None = None
 
 
-def one_flow(auth: Any, setup: Setup, patient: Any, as_of: date, index: int, barrier: threading.Barrier) -> Result:
-    """launch → check → save for one clinician; requests after the launch go to instance `index % n`."""
+def one_flow(
+    auth: Any,
+    setup: Setup,
+    patient: Any,
+    as_of: date,
+    index: int,
+    barrier: threading.Barrier,
+    launch_only: bool = False,
+    probe: Callable[[str], None] = lambda step: None,
+) -> Result:
+    """launch → check → save for one clinician (or the launch alone); requests after the launch go to instance
+    `index % n`."""
     result = Result()
     home = setup.instances[index % len(setup.instances)]
 
@@ -244,6 +268,7 @@ def one_flow(auth: Any, setup: Setup, patient: Any, as_of: date, index: int, bar
 
     with Clinician() as browser:
         barrier.wait()
+        probe("start")
         started = time.perf_counter()
         try:
             query = urlencode({"patient": patient.id, "client_id": setup.client_id})
@@ -254,14 +279,19 @@ def one_flow(auth: Any, setup: Setup, patient: Any, as_of: date, index: int, bar
             location = first.headers["Location"].replace("/launch.html?", "/launch?", 1)
             page = browser.follow(browser.get(location, allow_redirects=False, timeout=60), on_home)
             result.timings["launch"] = time.perf_counter() - started
+            probe("launch")
             match = re.search(r"/s/([^/]+)/", page.url)
             if page.status_code != 200 or not match:
                 result.error = f"launch: {page.status_code}"
+                return result
+            if launch_only:
+                result.timings["flow"] = result.timings["launch"]
                 return result
             fields = {**{k: str(v) for k, v in patient.request.items()}, "as_of": as_of.isoformat(), "run": "1"}
             step = time.perf_counter()
             checklist = browser.get(f"{home}/s/{match.group(1)}/checklist?{urlencode(fields)}", timeout=60)
             result.timings["check"] = time.perf_counter() - step
+            probe("check")
             if checklist.status_code != 200 or "data-verdict=" not in checklist.text:
                 result.error = f"check: {checklist.status_code}"
                 return result
@@ -276,14 +306,67 @@ def one_flow(auth: Any, setup: Setup, patient: Any, as_of: date, index: int, bar
                 browser.post(urljoin(checklist.url, action.group(1)), data=data, allow_redirects=False, timeout=60)
             )
             result.timings["save"] = time.perf_counter() - step
+            probe("save")
             if saved.status_code != 200 or "Draft order saved in the EHR" not in saved.text:
-                result.error = f"save: {saved.status_code}"
+                result.error = f"save: {saved.status_code} {headline(saved.text)}"
                 return result
             result.timings["flow"] = time.perf_counter() - started
         except Exception as error:  # counted, reported by step and kind
             done = [step for step in STEPS if step in result.timings]
-            result.error = f"{STEPS[len(done)]}: {type(error).__name__}"
+            ports = [int(url.rsplit(":", 1)[1]) for url in setup.instances]
+            where = "app" if browser.last_port in ports else "sandbox"
+            cause = re.search(r"\[Errno \d+\][^\"')]*|RemoteDisconnected|Read timed out|Connection aborted", str(error))
+            where += f": {cause.group(0)}" if cause else ""
+            result.error = f"{STEPS[len(done)]}: {type(error).__name__} ({where})"
         return result
+
+
+def profile_steps(auth: SandboxProxy, setup: Setup, patients: list[Any], flows: int) -> dict[str, Any]:
+    """CPU ms per step (app, sandbox), from `flows` flows one after another: nothing else runs, so every CPU tick
+    of the app's and the sandbox's processes between two steps belongs to that step."""
+    app_pids = [process.pid for process in setup.processes]
+    sandbox_pids = [auth.process.pid]
+    spent: dict[str, list[float]] = {f"{step} {side}": [] for step in STEPS[:3] for side in ("app", "sandbox")}
+    last: list[float] = []
+
+    def probe(step: str) -> None:
+        now = [cpu_seconds(app_pids), cpu_seconds(sandbox_pids)]
+        if step != "start":
+            spent[f"{step} app"].append(now[0] - last[0])
+            spent[f"{step} sandbox"].append(now[1] - last[1])
+        last[:] = now
+
+    errors = 0
+    for i in range(flows):
+        barrier = threading.Barrier(1)
+        as_of = date(2027, 6, 1) + timedelta(days=i)
+        errors += one_flow(auth, setup, patients[i % len(patients)], as_of, 0, barrier, probe=probe).error is not None
+    summary = {key: round(1000 * statistics.fmean(values), 1) for key, values in spent.items() if values}
+    return {"setup": setup.name, "flows": flows, "errors": errors, "cpu_ms_per_step": summary}
+
+
+def postgres_sessions(setup: Setup) -> int:
+    """Connections PostgreSQL has accepted into the app's database so far (0 without PostgreSQL)."""
+    if setup.database_url is None:
+        return 0
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(setup.database_url, poolclass=sqlalchemy.pool.NullPool)
+    try:
+        with engine.connect() as connection:
+            query = "SELECT sessions FROM pg_stat_database WHERE datname = current_database()"
+            return int(connection.execute(sqlalchemy.text(query)).scalar_one())
+    finally:
+        engine.dispose()
+
+
+def headline(page: str) -> str:
+    """The page's heading and the reason given (what the user was told), for an error report; no record content."""
+    told = []
+    for pattern in (r"<h[12][^>]*>(.*?)</h[12]>", r'<p class="reason">(.*?)</p>'):
+        if match := re.search(pattern, page, re.S):
+            told.append(re.sub(r"<[^>]+>|\s+", " ", match.group(1)).strip()[:120])
+    return ": ".join(told) or "(no heading)"
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -308,10 +391,15 @@ def cpu_seconds(pids: list[int]) -> float:
     return total
 
 
-def run_round(auth: Any, setup: Setup, patients: list[Any], clinicians: int, round_index: int) -> dict[str, Any]:
+def run_round(
+    auth: Any, setup: Setup, patients: list[Any], clinicians: int, round_index: int, launch_only: bool = False
+) -> dict[str, Any]:
     app_pids = [process.pid for process in setup.processes]
     load_before = os.getloadavg()[0]
+    sandbox_pids = [auth.process.pid]
     cpu_before = cpu_seconds(app_pids)
+    sandbox_cpu_before = cpu_seconds(sandbox_pids)
+    sessions_before = postgres_sessions(setup)
     barrier = threading.Barrier(clinicians)
     results: list[Result] = [Result() for _ in range(clinicians)]
     # Planned dates after the seeded records (their checks are `ready`, as a clinician would save them); every
@@ -320,7 +408,8 @@ def run_round(auth: Any, setup: Setup, patients: list[Any], clinicians: int, rou
 
     def worker(i: int) -> None:
         patient = patients[i % len(patients)]
-        results[i] = one_flow(auth, setup, patient, base_day + timedelta(days=i // len(patients)), i, barrier)
+        as_of = base_day + timedelta(days=i // len(patients))
+        results[i] = one_flow(auth, setup, patient, as_of, i, barrier, launch_only)
 
     threads = [threading.Thread(target=worker, args=(i,)) for i in range(clinicians)]
     started = time.perf_counter()
@@ -332,13 +421,18 @@ def run_round(auth: Any, setup: Setup, patients: list[Any], clinicians: int, rou
     errors = [r.error for r in results if r.error]
     summary: dict[str, Any] = {
         "setup": setup.name,
+        "mode": "launch-only" if launch_only else "launch → check → save",
         "clinicians": clinicians,
         "wall_s": round(wall, 2),
         "flows_per_s": round((clinicians - len(errors)) / wall, 2),
         "errors": len(errors),
         "error_kinds": sorted(set(errors)),
         "app_cpu_s_per_flow": round((cpu_seconds(app_pids) - cpu_before) / clinicians, 3),
+        "sandbox_cpu_s_per_flow": round((cpu_seconds(sandbox_pids) - sandbox_cpu_before) / clinicians, 3),
         "load_average_before": round(load_before, 1),
+        "postgres_connections_per_flow": (
+            round((postgres_sessions(setup) - sessions_before) / clinicians, 1) if setup.database_url else None
+        ),
     }
     for step in STEPS:
         values = [r.timings[step] for r in results if step in r.timings]
@@ -357,6 +451,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--delay-ms", type=int, default=50, help="injected latency per FHIR request")
     parser.add_argument("--setups", default="sqlite,postgresql", help="sqlite (one process), postgresql (two)")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument(
+        "--launch-only", action="store_true", help="each clinician only launches (the goal is stated for launches)"
+    )
+    parser.add_argument(
+        "--profile", type=int, metavar="N", help="instead: N flows one after another, CPU ms per step and side"
+    )
+    parser.add_argument("--workers", type=int, help="gunicorn workers per instance (default: the setup's)")
+    parser.add_argument("--threads", type=int, help="gunicorn threads per worker (default: the setup's)")
     args = parser.parse_args(argv)
     counts = [int(n) for n in args.clinicians.split(",")]
     work = Path(tempfile.mkdtemp(prefix="bench-load-"))
@@ -366,12 +468,21 @@ def main(argv: list[str] | None = None) -> int:
         patients = seed_patients(PATIENTS)
         print(f"sandbox: FHIR {sandbox.fhir_base} ({args.delay_ms} ms per request, tokens required)", flush=True)
         for name in args.setups.split(","):
-            setup = start_setup(name, sandbox, work)
+            setup = start_setup(name, sandbox, work, workers=args.workers, threads=args.threads)
             try:
                 warm = run_round(sandbox, setup, patients, 4, 0)  # imports, caches, connection pools
-                print(f"\n[{name}] warm-up: {warm['errors']} errors", flush=True)
+                print(
+                    f"\n[{name}] warm-up ({warm['clinicians']} flows, cold workers): {warm['errors']} errors, "
+                    f"CPU s per flow: app {warm['app_cpu_s_per_flow']}, sandbox {warm['sandbox_cpu_s_per_flow']}",
+                    flush=True,
+                )
+                if args.profile:
+                    profile = profile_steps(sandbox, setup, patients, args.profile)
+                    all_results.append(profile)
+                    print(json.dumps(profile), flush=True)
+                    continue
                 for round_index, clinicians in enumerate(counts, start=1):
-                    summary = run_round(sandbox, setup, patients, clinicians, round_index)
+                    summary = run_round(sandbox, setup, patients, clinicians, round_index, args.launch_only)
                     all_results.append(summary)
                     print_round(summary)
             finally:
@@ -380,17 +491,25 @@ def main(argv: list[str] | None = None) -> int:
         sandbox.stop()
     if args.json:
         args.json.write_text(json.dumps(all_results, indent=2))
-    goal = [r for r in all_results if r["clinicians"] == 50]
+    goal = [r for r in all_results if r.get("clinicians") == 50]
     for r in goal:
         met = r["errors"] == 0 and r["launch"]["p95"] <= 1.0
         print(f"goal (50 concurrent launches, p95 ≤ 1 s, 0 errors) on {r['setup']}: {'met' if met else 'NOT met'}")
     return 0
 
 
-def start_setup(name: str, sandbox: SandboxProxy, work: Path) -> Setup:
+def start_setup(
+    name: str, sandbox: SandboxProxy, work: Path, *, workers: int | None = None, threads: int | None = None
+) -> Setup:
     if name == "sqlite":
         return deploy(
-            name, sandbox, work, instances=1, workers=1, threads=64, DATABASE_URL=f"sqlite:///{work / 'app.sqlite'}"
+            name,
+            sandbox,
+            work,
+            instances=1,
+            workers=workers or SQLITE_WORKERS,
+            threads=threads or SQLITE_THREADS,
+            DATABASE_URL=f"sqlite:///{work / 'app.sqlite'}",
         )
     if name == "postgresql":
         postgres = start_postgres(work / "postgres")
@@ -401,8 +520,8 @@ def start_setup(name: str, sandbox: SandboxProxy, work: Path) -> Setup:
                 sandbox,
                 work,
                 instances=2,
-                workers=2,
-                threads=32,
+                workers=workers or POSTGRES_WORKERS,
+                threads=threads or POSTGRES_THREADS,
                 DATABASE_URL=postgres.url,
                 RATE_LIMIT_STORAGE_URL=redis.url,
             )
@@ -411,6 +530,7 @@ def start_setup(name: str, sandbox: SandboxProxy, work: Path) -> Setup:
             redis.stop()
             raise
         setup.stop_extra += [postgres.stop, redis.stop]
+        setup.database_url = postgres.url
         return setup
     raise SystemExit(f"unknown setup {name!r}: sqlite or postgresql")
 
@@ -419,11 +539,19 @@ def print_round(summary: dict[str, Any]) -> None:
     print(
         f"[{summary['setup']}] {summary['clinicians']} clinicians: {summary['wall_s']} s, "
         f"{summary['flows_per_s']} flows/s, {summary['errors']} errors {summary['error_kinds'] or ''} "
-        f"(app CPU {summary['app_cpu_s_per_flow']} s per flow; machine load average {summary['load_average_before']})",
+        f"({summary['mode']}; CPU s per flow: app {summary['app_cpu_s_per_flow']}, sandbox "
+        f"{summary['sandbox_cpu_s_per_flow']}; machine load average {summary['load_average_before']}"
+        + (
+            f"; new PostgreSQL connections per flow {summary['postgres_connections_per_flow']})"
+            if summary["postgres_connections_per_flow"] is not None
+            else ")"
+        ),
         flush=True,
     )
     for step in STEPS:
         s = summary[step]
+        if s["mean"] is None:
+            continue
         print(f"    {step:<7} p50 {s['p50']:.3f} s   p95 {s['p95']:.3f} s   p99 {s['p99']:.3f} s", flush=True)
 
 

@@ -9,12 +9,20 @@ all an R4B rejection costs.
 
 CPU: R4B validation costs about 0.08 ms per resource (0.16 s for a 2,000-resource record). The record fetch runs
 it inside its worker threads as each type's pages arrive, so it overlaps with the other types' network waits.
+A launch reads the same record for the summary, the check and the save, so each verdict is kept per process,
+keyed by a digest of the resource's canonical JSON (the same content gets the same verdict; a changed resource
+a new digest). The cache holds digests and problem texts (element paths and messages), never resource values.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 import re
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,8 +87,66 @@ def owning_patient(resource: dict[str, Any]) -> str | None:
     return None
 
 
+class VerdictCache:
+    """A bounded, thread-safe LRU of R4B verdicts keyed by content digest (`size` 0 keeps nothing)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._verdicts: OrderedDict[bytes, str | None] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, digest: bytes) -> tuple[bool, str | None]:
+        with self._lock:
+            if digest not in self._verdicts:
+                return False, None
+            self._verdicts.move_to_end(digest)
+            return True, self._verdicts[digest]
+
+    def put(self, digest: bytes, verdict: str | None) -> None:
+        if self.size <= 0:
+            return
+        with self._lock:
+            self._verdicts[digest] = verdict
+            self._verdicts.move_to_end(digest)
+            while len(self._verdicts) > self.size:
+                self._verdicts.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._verdicts)
+
+
+# About 100 bytes an entry: 50,000 entries are ~5 MB per process, a few dozen large records. The web app sets
+# the size from its `R4B_VERDICT_CACHE_SIZE` setting.
+DEFAULT_VERDICT_CACHE_SIZE = 50_000
+VERDICTS = VerdictCache(DEFAULT_VERDICT_CACHE_SIZE)
+
+
+def content_digest(resource: dict[str, Any]) -> bytes:
+    """A digest of the resource's canonical JSON (keys sorted), the same for the same content however ordered."""
+    canonical = json.dumps(resource, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.blake2b(canonical.encode("utf-8"), digest_size=16).digest()
+
+
 def r4b_problem(resource: dict[str, Any]) -> str | None:
-    """What R4B finds wrong with a resource (paths and messages), or None when it validates."""
+    """What R4B finds wrong with a resource (paths and messages), or None when it validates (remembered per
+    content digest: the same resource read again is not validated again)."""
+    digest = content_digest(resource)
+    known, verdict = VERDICTS.get(digest)
+    if known:
+        return verdict
+    verdict = _validate(resource)
+    VERDICTS.put(digest, verdict)
+    return verdict
+
+
+def warm_models(resource_types: Iterable[str]) -> None:
+    """Build the R4B models' validators now (the first validation of a type costs 10-300 ms: fhir.resources
+    imports the model and pydantic builds its schema), so a worker's first clinicians do not pay for it."""
+    for resource_type in resource_types:
+        _validate({"resourceType": resource_type, "id": "warm-up"})
+
+
+def _validate(resource: dict[str, Any]) -> str | None:
     model = _model_class(resource["resourceType"])
     if model is None:
         return f"{resource['resourceType']} is not an R4B resource type"

@@ -31,7 +31,7 @@ from smart_app.fhir.errors import (
     FhirUnauthorized,
     error_for_status,
 )
-from smart_app.fhir.lenient import screen_resource
+from smart_app.fhir.lenient import screen_resource, warm_models
 from smart_app.fhir.paging import bundle_total, next_link
 
 # The searches of a record: resource type → the search parameter naming the patient.
@@ -98,6 +98,11 @@ class _TypeOutcome:
     warnings: list[str] = field(default_factory=list)
     unreadable: str | None = None
     page_count: int = 0
+
+
+def warm_up() -> None:
+    """Build the validators of every type the record reads (see `lenient.warm_models`)."""
+    warm_models((*RECORD_TYPES, *RECORD_INCLUDED_TYPES))
 
 
 def fetch_patient_record(

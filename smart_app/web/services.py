@@ -22,6 +22,7 @@ from flask import Flask, current_app
 from smart_app.config import ConfigError, EhrRegistry
 from smart_app.fhir.discovery import DiscoveryCache, SmartConfiguration, fetch_smart_configuration
 from smart_app.fhir.id_token import JwksCache, fetch_jwks
+from smart_app.fhir.lenient import DEFAULT_VERDICT_CACHE_SIZE, VERDICTS
 from smart_app.fhir.signing_keys import SigningKey, SigningKeyError, generate_signing_key, signing_key_from_jwk
 from smart_app.store.crypto import TokenCipher, generate_fernet_key
 from smart_app.store.db import Database
@@ -89,6 +90,7 @@ def init_services(app: Flask) -> AppServices:
         ttl_seconds=float(config["DISCOVERY_CACHE_SECONDS"]),
     )
     jwks = JwksCache(lambda uri: fetch_jwks(uri, session=http))
+    VERDICTS.size = int(config.get("R4B_VERDICT_CACHE_SIZE", DEFAULT_VERDICT_CACHE_SIZE))
     tokens = TokenService(
         database=database,
         cipher=cipher,
@@ -180,3 +182,16 @@ def _signing_keys(configured: object, instance: Path) -> list[SigningKey]:
 def _new_signing_keys_document() -> str:
     keys = [generate_signing_key("RS384"), generate_signing_key("ES384")]
     return json.dumps({"keys": [key.private_jwk() for key in keys]}, indent=2)
+
+
+def warm_up(app: Flask) -> None:
+    """Do a worker's one-time work before it serves (gunicorn's `post_worker_init`): the R4B validators of the
+    record's types, the report renderer's import (reportlab, its fonts) and every template compiled. Without it
+    the first clinicians each worker serves pay about 2 CPU-seconds between them — a cost every extra worker
+    process repeats, and the first burst after a deploy waits on."""
+    import smart_app.render.report  # noqa: F401  (reportlab and its fonts: ~0.3 s on first import)
+    from smart_app.fhir.record import warm_up as warm_record_models
+
+    warm_record_models()
+    for name in app.jinja_env.list_templates(filter_func=lambda name: name.endswith(".html")):
+        app.jinja_env.get_template(name)

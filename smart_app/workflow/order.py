@@ -53,6 +53,7 @@ from smart_app.fhir.scopes import ScopeCapabilities
 from smart_app.render.report import render_checklist_report
 from smart_app.store.drafts import DraftStore
 from smart_app.workflow.reference_check import check_references, dangling_reason
+from smart_app.workflow.report_cache import REPORTS
 
 logger = logging.getLogger(__name__)
 
@@ -86,10 +87,11 @@ class OrderOutcome:
 
 
 def render_report(check_result: Mapping[str, Any], context: OrderContext) -> bytes:
-    """The checklist report PDF of a check result, with the patient's identifiers from the record."""
+    """The checklist report PDF of a check result, with the patient's identifiers from the record (rendered once
+    per check result, identity and clinician: see `report_cache`)."""
     patient = check_result["patient"]
     identity = patient_identity(context.resources, str(patient["reference"]), str(patient.get("display", "")))
-    return render_checklist_report(check_result, identity, context.requester_display)
+    return REPORTS.pdf(check_result, identity, context.requester_display, render_checklist_report)
 
 
 def save_draft_order(

@@ -101,3 +101,44 @@ def test_an_unknown_resource_type_is_kept_with_a_warning() -> None:
 )
 def test_owning_patient_reads_the_usual_references(resource: dict[str, Any], owner: str | None) -> None:
     assert owning_patient(resource) == owner
+
+
+def test_the_same_content_is_validated_once_and_a_change_is_validated_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    from smart_app.fhir import lenient
+
+    monkeypatch.setattr(lenient, "VERDICTS", lenient.VerdictCache(100))
+    validated: list[str] = []
+    real_validate = lenient._validate
+
+    def counting(resource: dict[str, Any]) -> str | None:
+        validated.append(resource["id"])
+        return real_validate(resource)
+
+    monkeypatch.setattr(lenient, "_validate", counting)
+    good = observation(id="cache-1")
+    reordered = dict(reversed(list(good.items())))
+    assert r4b_problem(good) is None
+    assert r4b_problem(reordered) is None  # same content, keys in another order: the kept verdict
+    assert validated == ["cache-1"]
+
+    changed = observation(id="cache-1", effectiveDateTime="2024-03-01T10:00:00")
+    problem = r4b_problem(changed)
+    assert problem is not None and "effectiveDateTime" in problem
+    assert r4b_problem(changed) == problem
+    assert validated == ["cache-1", "cache-1"]
+
+
+def test_the_verdict_cache_is_bounded_and_size_zero_keeps_nothing() -> None:
+    from smart_app.fhir.lenient import VerdictCache, content_digest
+
+    cache = VerdictCache(2)
+    digests = [content_digest(observation(id=f"o{i}")) for i in range(3)]
+    for digest in digests:
+        cache.put(digest, None)
+    assert len(cache) == 2
+    assert cache.get(digests[0]) == (False, None)  # the oldest went first
+    assert cache.get(digests[2]) == (True, None)
+
+    empty = VerdictCache(0)
+    empty.put(digests[0], "x: bad")
+    assert empty.get(digests[0]) == (False, None) and len(empty) == 0

@@ -102,6 +102,9 @@ class AuthServerHandle:
         self.stop()
 
 
+LISTEN_BACKLOG = 2048
+
+
 def start_auth_server(
     *,
     port: int = 0,
@@ -114,6 +117,9 @@ def start_auth_server(
     """Start the server; it accepts connections when this returns. `port=0` picks a free port."""
     _silence_token_logging()
     server = make_server(host, port, _unused_wsgi_app, threaded=True, request_handler=_PathOnlyRequestHandler)
+    # werkzeug listens with a backlog of 128: a burst of more simultaneous EHR launches (the load benchmark starts
+    # 200 at once) overflowed it and the kernel reset the extra connections. Listening again raises the backlog.
+    server.socket.listen(LISTEN_BACKLOG)
     state = SandboxState(issuer=f"http://{host}:{server.port}", fhir_base=fhir_base, fhir_user=fhir_user)
     for client_id, secret in resource_servers.items():
         state.store.register_resource_server(client_id, secret)
