@@ -61,6 +61,7 @@ class RunningSandbox:
     patients: list[str]
     cli_token: str | None
     payer_url: str | None = None
+    payer_checks: str = ""
 
     def summary(self, *, open_server: bool) -> str:
         lines = [
@@ -75,6 +76,8 @@ class RunningSandbox:
         ]
         if self.payer_url:
             lines.append(f"  Sandbox payer:    {self.payer_url}   (PAS Claim/$submit; staff worklist: EHR page)")
+            if self.payer_checks:
+                lines.append(f"                    checks submissions: {self.payer_checks}")
         if self.cli_token:
             lines += [
                 "",
@@ -304,6 +307,12 @@ def _start_rest(
     cli_token = None if open_server else auth.issue_token(CLI_TOKEN_SCOPE, lifetime=CLI_TOKEN_LIFETIME_SECONDS)
     payer_url = payer.fhir_base if payer is not None else None
     running = RunningSandbox(
-        fhir=fhir, auth=auth, app_url=app_url, patients=patients, cli_token=cli_token, payer_url=payer_url
+        fhir=fhir,
+        auth=auth,
+        app_url=app_url,
+        patients=patients,
+        cli_token=cli_token,
+        payer_url=payer_url,
+        payer_checks=payer.validation if payer is not None else "",
     )
     return running, server
