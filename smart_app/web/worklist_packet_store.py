@@ -41,15 +41,9 @@ def keep_files(context: LaunchContext, request_id: str, files: PacketFiles, choi
     replaced = keep_packet(
         app_services.database,
         request_id,
-        KeptPacket(
+        files.to_kept(
             built_at=app_services.clock(),
             built_by=builder_of(context),
-            digest=files.digest,
-            file_name=files.file_name,
-            pas_bundle=files.pas_bundle,
-            questionnaire_response=files.questionnaire_response,
-            pdf=files.pdf,
-            zip=files.zip_bytes(),
             choices={name: str(choices.get(name, ""))[:500] for name in CHOICE_FIELDS if choices.get(name)},
         ),
     )

@@ -48,6 +48,7 @@ from smart_app.fhir.client import FhirClient
 from smart_app.fhir.errors import FhirError, FhirNotFound
 from smart_app.render.packet_pdf import render_packet_pdf
 from smart_app.rules.loader import load_rules
+from smart_app.store.prior_auth_packets import KeptPacket
 from smart_app.workflow.order import OrderOutcome, plain_reason
 
 logger = logging.getLogger(__name__)
@@ -118,6 +119,20 @@ class PacketFiles:
     def file_name(self) -> str:
         """No patient name in a file name: the session date and the order key."""
         return f"prior-auth-packet-{self.packet.check['as_of']}-{self.packet.key[:8]}.zip"
+
+    def to_kept(self, *, built_at: float, built_by: str, choices: Mapping[str, str] | None = None) -> KeptPacket:
+        """What the worklist keeps of this packet (with who built it, when, and the staff's form choices)."""
+        return KeptPacket(
+            built_at=built_at,
+            built_by=built_by,
+            digest=self.digest,
+            file_name=self.file_name,
+            pas_bundle=self.pas_bundle,
+            questionnaire_response=self.questionnaire_response,
+            pdf=self.pdf,
+            zip=self.zip_bytes(),
+            choices=dict(choices or {}),
+        )
 
 
 def build_packet_files(

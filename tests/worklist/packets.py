@@ -41,13 +41,4 @@ def case_files(name: str, **options: Any) -> PacketFiles:
 
 
 def kept(files: PacketFiles, *, built_at: float, built_by: str = "Practitioner/staff") -> KeptPacket:
-    return KeptPacket(
-        built_at=built_at,
-        built_by=built_by,
-        digest=files.digest,
-        file_name=files.file_name,
-        pas_bundle=files.pas_bundle,
-        questionnaire_response=files.questionnaire_response,
-        pdf=files.pdf,
-        zip=files.zip_bytes(),
-    )
+    return files.to_kept(built_at=built_at, built_by=built_by)
