@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, request
+from flask import Flask, g, request
 
 from smart_app.fhir.errors import FhirError
 from smart_app.store.clinicians import Clinician, ClinicianStore
@@ -91,6 +91,8 @@ def init_app(app: Flask) -> None:
         if not isinstance(launch_id, str):
             return {}
         try:
+            if g.get("clinician_if_known"):  # a page that answers at once (patient.summary): no Practitioner read
+                return {"launch_clinician": (ClinicianStore(services().database).get(launch_id) or UNKNOWN).display}
             return {"launch_clinician": clinician_of(load_launch_context(launch_id)).display}
         except (AppError, RelaunchRequired, FhirError):
             return {}  # the page itself says what is wrong with the launch

@@ -1,19 +1,24 @@
-"""Blueprint `patient`: the first page after a launch, `/s/<launch_id>/`: the clinical summary.
+"""Blueprint `patient`: the first page after a launch, `/s/<launch_id>/`, and the clinical summary loaded into it.
 
-It reads the patient's record (only the types the grant allows), then shows the banner (only when the EHR says
-one is needed), the clinical summary (`clinical_summary.py`: diagnoses, procedure timeline, pain chart, imaging,
-conservative care, the suggested next step) and the checklist button, pre-filled from that suggestion. What was
-read per type, what was skipped or unreadable and why, and the scopes granted sit behind a "details" disclosure.
+The launch ends at the page: it answers at once from what the launch already knows (the layout, the banner when
+the EHR asks for one: one Patient read, the clinician if already known) with a summary area that says what is
+being read. The browser then fetches the summary fragment (`/s/<launch_id>/summary`, `summary.js`): the record
+(only the types the grant allows), the clinical summary (`clinical_summary.py`: diagnoses, procedure timeline,
+pain chart, imaging, conservative care, the suggested next step), the checklist button pre-filled from that
+suggestion, and what was read per type behind a "details" disclosure. `/s/<launch_id>/summary/page` is the same
+summary as a whole page (the link shown without JavaScript). API callers (`Accept: application/json` on
+`/s/<launch_id>/`) get the whole summary as data, as before.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, render_template, url_for
+from flask import Blueprint, Response, g, jsonify, render_template, url_for
 
 from smart_app.core.facts import extract_facts
-from smart_app.fhir.record import PatientRecord, fetch_patient_record
+from smart_app.fhir.errors import FhirForbidden
+from smart_app.fhir.record import RECORD_INCLUDED_TYPES, RECORD_TYPES, PatientRecord, fetch_patient_record
 from smart_app.fhir.scopes import ORDER_WRITE_TYPES
 from smart_app.web.check_run import today
 from smart_app.web.clinical_summary import ClinicalSummary, build_summary, checklist_prefill
@@ -24,26 +29,74 @@ from smart_app.workflow.check import suggestion_for
 
 bp = Blueprint("patient", __name__, url_prefix="/s/<launch_id>")
 
+# Shown while the record is read, in the words of the details table (one line, the order the record reads them).
+TYPE_NAMES = {
+    "Patient": "patient",
+    "Condition": "conditions",
+    "Procedure": "procedures",
+    "ImagingStudy": "imaging studies",
+    "Observation": "observations",
+    "DiagnosticReport": "reports",
+    "DocumentReference": "documents",
+    "MedicationRequest": "medication orders",
+    "MedicationStatement": "medication statements",
+    "Medication": "medications",
+    "Coverage": "coverage",
+    "Organization": "payers",
+    "ServiceRequest": "service requests",
+    "Device": "devices",
+}
+
 
 @bp.get("/")
 def summary(launch_id: str) -> Response | str:
+    """The page (HTML: at once, the summary loads into it) or the whole summary as data (JSON)."""
     context = load_launch_context(launch_id)
+    if wants_json():
+        view, _ = read_summary(context)
+        return jsonify(view)
+    g.clinician_if_known = True  # the header names the clinician only if already read: no Practitioner read here
+    return render_template(
+        "patient.html",
+        context=context,
+        banner=patient_banner(banner_patient(context)),
+        summary_src=url_for("patient.summary_fragment", launch_id=launch_id),
+        summary_page=url_for("patient.summary_page", launch_id=launch_id),
+        reading=reading_types(context),
+    )
+
+
+@bp.get("/summary")
+def summary_fragment(launch_id: str) -> str:
+    """The clinical summary as an HTML fragment for the page's summary area (root marked `data-summary-loaded`)."""
+    context = load_launch_context(launch_id)
+    view, _ = read_summary(context)
+    return render_template("patient_summary.html", view=view, clinical=view["clinical"], context=context)
+
+
+@bp.get("/summary/page")
+def summary_page(launch_id: str) -> str:
+    """The page with the summary already in it (without JavaScript, and what the page looked like before)."""
+    context = load_launch_context(launch_id)
+    view, record = read_summary(context)
+    return render_template(
+        "patient.html",
+        context=context,
+        banner=patient_banner(record.patient),
+        view=view,
+        clinical=view["clinical"],
+    )
+
+
+def read_summary(context: LaunchContext) -> tuple[dict[str, Any], PatientRecord]:
+    """Read the record and build everything the summary shows, as data (the JSON answer), with the record."""
     record = fetch_patient_record(context.fhir_client(), context.patient_id, readable_types=context.readable_types)
     clinical, prefill = clinical_summary(context, record)
     view = summary_view(context, record)
     view["clinical"] = clinical.to_json()
     view["checklist"] += f"?{prefill}" if prefill else ""
     view["clinician"] = clinician_of(context).display
-    if wants_json():
-        return jsonify(view)
-    return render_template(
-        "patient.html",
-        view=view,
-        clinical=view["clinical"],
-        context=context,
-        banner=patient_banner(record.patient),
-        clinician=view["clinician"],
-    )
+    return view, record
 
 
 def clinical_summary(context: LaunchContext, record: PatientRecord) -> tuple[ClinicalSummary, str]:
@@ -76,6 +129,23 @@ def summary_view(context: LaunchContext, record: PatientRecord) -> dict[str, Any
         "checklist": url_for("patient.summary", launch_id=context.launch_id) + "checklist",
         "requests": record.request_count,
     }
+
+
+def banner_patient(context: LaunchContext) -> dict[str, Any] | None:
+    """The Patient for the banner: one read, only when the EHR asks for a banner and the grant allows it. A refusal
+    means no banner (the summary's details say Patient was not read, as before); any other error is the page's."""
+    if not context.need_patient_banner or "Patient" not in context.readable_types:
+        return None
+    try:
+        return context.fhir_client().read("Patient", context.patient_id)
+    except FhirForbidden:
+        return None
+
+
+def reading_types(context: LaunchContext) -> list[str]:
+    """The kinds of record the summary reads for this launch (the grant decides), for the progress line."""
+    readable = context.readable_types
+    return [TYPE_NAMES.get(t, t) for t in (*RECORD_TYPES, *RECORD_INCLUDED_TYPES) if t in readable]
 
 
 def patient_banner(patient: dict[str, Any] | None) -> dict[str, str] | None:

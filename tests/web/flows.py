@@ -52,3 +52,18 @@ def standalone_launch(browser: Browser, app: RunningApp, iss: str, patient_id: s
 
 def as_json(browser: Browser, url: str) -> requests.Response:
     return browser.get(url, headers={"Accept": "application/json"}, allow_redirects=False)
+
+
+def summary_src(page_html: str) -> str:
+    """The one summary-fragment URL of a patient page (the page loads its summary from there)."""
+    sources = re.findall(r'data-summary-src="([^"]+)"', page_html)
+    assert len(sources) == 1, f"expected one data-summary-src, found {len(sources)}"
+    return sources[0]
+
+
+def load_summary(browser: Browser, page: requests.Response) -> requests.Response:
+    """GET the summary fragment a patient page names (same cookies), as its summary.js does."""
+    response = browser.get(urljoin(page.url, summary_src(page.text)), headers={"Accept": "text/html"})
+    assert response.status_code == 200, response.text
+    assert "data-summary-loaded" in response.text
+    return response

@@ -17,7 +17,7 @@ from smart_app.store.audit import events
 from smart_app.store.launches import get_launch
 from smart_app.store.tokens import load_tokens
 from tests.web.conftest import Browser, RunningApp, hidden_inputs, sent_to, smart_app
-from tests.web.flows import as_json, ehr_launch, standalone_launch
+from tests.web.flows import as_json, ehr_launch, load_summary, standalone_launch
 
 
 def test_ehr_launch_reaches_the_patient_page(
@@ -35,8 +35,9 @@ def test_ehr_launch_reaches_the_patient_page(
         fhir_server.configure(require_auth=False)
     assert page.status_code == 200, page.text
     assert page.url.startswith(f"{smart_app_server.url}/s/")
-    assert 'data-type="Condition"' in page.text
-    assert "Open the checklist" in page.text
+    fragment = load_summary(browser, page)
+    assert 'data-type="Condition"' in fragment.text
+    assert "Open the checklist" in fragment.text
 
     # The authorize request carried PKCE S256, aud = iss, the launch and a long state.
     authorize = next(hop for hop in browser.hops if "/authorize" in hop)
@@ -76,11 +77,16 @@ def test_ehr_launch_reaches_the_patient_page(
         assert tokens is not None and tokens.refresh_token
         stored = db.execute(text("select access_token_enc from launch_tokens where launch_id = :l"), {"l": launch_id})
         assert tokens.access_token not in stored.scalar_one()
-        # the patient page read is audited (issue 11)
-        assert [e.event for e in events(db, launch_id=launch_id)] == ["launch.completed", "data.read"]
+        # the patient page read and the summary read are audited (issue 11)
+        audited = [(e.event, e.detail) for e in events(db, launch_id=launch_id)]
+        assert audited == [
+            ("launch.completed", audited[0][1]),
+            ("data.read", "GET patient.summary"),
+            ("data.read", "GET patient.summary_fragment"),
+        ]
     for hop in browser.hops:
         assert tokens.access_token not in hop
-    assert tokens.access_token not in page.text
+    assert tokens.access_token not in page.text and tokens.access_token not in fragment.text
     assert [c.name for c in browser.cookies] == ["spine_auth_session"]
 
 
