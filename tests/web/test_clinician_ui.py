@@ -20,7 +20,7 @@ from smart_app.core.documents import SYSTEM_REQUISITION
 from smart_app.sandbox.constants import SANDBOX_PRACTITIONER_ID
 from smart_app.sandbox.seed.catalog import SeedPatient
 from tests.web.conftest import NEEDS_DOCUMENTATION, Browser, RunningApp, seeded_on, sent_to
-from tests.web.flows import as_json
+from tests.web.flows import as_json, load_summary
 from tests.web.test_checklist_support import (
     checklist_url,
     expected_check,
@@ -71,7 +71,8 @@ def test_the_summary_is_clinical_with_the_details_tucked_away_and_the_checklist_
     patient = mine[SUMMARY_PATIENT]
     launch_id = launch(browser, app_server, auth_server, patient)
     page = browser.get(f"{app_server.url}/s/{launch_id}/")
-    html = page.text
+    assert '<script src="/vendor/chart.umd.js" defer>' in page.text
+    html = load_summary(browser, page).text
     summary = summary_of(browser, app_server, launch_id)
     clinical = summary["clinical"]
     # Three prior procedures with side, levels and relief, in date order; the chart has the scores and marks.
@@ -87,7 +88,6 @@ def test_the_summary_is_clinical_with_the_details_tucked_away_and_the_checklist_
     assert clinical["diagnoses"] and all(d["onset"] for d in clinical["diagnoses"])
     # The chart's data is on the page as JSON (not a script), and Chart.js comes from our own origin.
     assert '<script type="application/json" id="pain-chart-data">' in html
-    assert '<script src="/vendor/chart.umd.js" defer>' in html
     assert "script-src 'self';" in page.headers["Content-Security-Policy"]
     # The integration report is behind the details disclosure.
     details = html[html.index("<details") : html.index("</details>")]
@@ -129,12 +129,19 @@ def test_the_clinician_is_read_once_per_launch_and_shown_by_name_and_npi_never_a
     patient = mine[SUMMARY_PATIENT]
     npi = npi_of_sandbox_user(fhir_server)
     launch_id = launch(browser, app_server, auth_server, patient)
+    first = browser.get(f"{app_server.url}/s/{launch_id}/")
+    # The page answers without reading the Practitioner (it names the clinician only if already known); the
+    # summary fragment reads it once and carries the name for the header (summary.js); later pages name it.
+    fragment = load_summary(browser, first).text
+    carried = re.search(r"<span [^>]*data-summary-clinician>([^<]+)</span>", fragment)
+    assert carried and carried.group(1) == f"Dr. Casey Sandoval, MD (NPI {npi})"
+    assert f"{fhir_server.base_url}/Practitioner" not in fragment
     pages = [
-        browser.get(f"{app_server.url}/s/{launch_id}/").text,
+        fragment,
         browser.get(checklist_url(app_server, launch_id, request_of(patient))).text,
         browser.get(f"{app_server.url}/s/{launch_id}/").text,
     ]
-    for html in pages:
+    for html in pages[1:]:
         shown = re.search(r'<span class="clinician" data-clinician>([^<]+)</span>', html)
         assert shown and shown.group(1) == f"Dr. Casey Sandoval, MD (NPI {npi})"
         assert "Signed in as" not in html and f"{fhir_server.base_url}/Practitioner" not in html
