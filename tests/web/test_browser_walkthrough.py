@@ -64,6 +64,8 @@ def assert_chart_drawn(page: Page | Frame, summary: dict[str, Any]) -> None:
 def assert_summary(page: Page | Frame, patient: SeedPatient) -> dict[str, Any]:
     """The clinical summary of `patient`: sections, the chart drawn, the details tucked away; returns its JSON."""
     page.wait_for_selector("h1:has-text('Clinical summary')", timeout=20_000)
+    page.wait_for_selector("[data-summary-loaded]", timeout=20_000)  # the page loads its summary after it opens
+    assert page.locator("[data-summary-progress]").count() == 0 and page.locator("[data-summary-error]").count() == 0
     summary: dict[str, Any] = page.evaluate(SUMMARY_JSON)
     assert summary["patient"] == patient.id
     banner = page.locator(".patient-banner .name").inner_text()
