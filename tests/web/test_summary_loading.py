@@ -24,7 +24,7 @@ from smart_app.store.audit import events
 from tests.web.conftest import Browser, RunningApp, seeded_on
 from tests.web.flows import as_json, ehr_launch, load_summary, summary_src
 from tests.web.test_browser_checklist import snapshot
-from tests.web.test_browser_walkthrough import assert_chart_drawn, launch_from_ehr
+from tests.web.test_browser_walkthrough import SUMMARY_JSON, assert_chart_drawn, launch_from_ehr
 
 FIRST = "lumbar-mbb-confirmatory-bilateral-ready"
 SECOND = "lumbar-rfa-repeat-sustained-relief-ready"
@@ -91,7 +91,7 @@ def test_the_page_names_one_summary_source_and_costs_at_most_one_fhir_request(
     assert "conditions, procedures" in page.text  # which types it reads
     # The fragment reads the record (several requests); the page stays one request when loaded again.
     fragment, served_by_fragment = fhir_requests_for(fhir_server, lambda: load_summary(browser, page))
-    assert served_by_fragment >= 2 and f'data-procedure="Procedure/' in fragment.text
+    assert served_by_fragment >= 2 and 'data-procedure="Procedure/' in fragment.text
     _, served_again = fhir_requests_for(fhir_server, lambda: browser.get(first.url))
     assert served_again == 1
 
@@ -121,7 +121,7 @@ def test_the_fragment_is_the_whole_summary_twice_and_for_a_second_patient(
         assert whole.status_code == 200 and "data-summary-src" not in whole.text
         assert summary_root(whole.text) == fragment.strip()
         fragments[page.url] = fragment
-    (first_url, first_fragment), (second_url, second_fragment) = fragments.items()
+    (first_url, first_fragment), (_, second_fragment) = fragments.items()
     assert first_fragment != second_fragment
     # The first launch's tab still shows its own patient after the second launch in the same browser.
     assert load_summary(browser, browser.get(first_url)).text == first_fragment
@@ -189,7 +189,7 @@ def test_chromium_shows_progress_then_the_summary_or_the_error_in_the_area(
         page.wait_for_selector("[data-summary-loaded]", timeout=20_000)
         assert page.locator("[data-summary-progress]").count() == 0
         assert page.locator("[data-summary-src]").get_attribute("aria-busy") == "false"
-        summary = page.evaluate("() => fetch(location.pathname, {headers: {Accept: 'application/json'}}).then(r => r.json())")
+        summary = page.evaluate(SUMMARY_JSON)
         assert_chart_drawn(page, summary)
         assert page.locator("[data-clinician]").count() == 1
         assert "Casey Sandoval" in page.locator("[data-clinician]").inner_text()
