@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from smart_app.core.model import InvalidRequest, canonical_joint, canonical_vertebra_level
+from smart_app.core.text_cache import DigestCache, text_digest
 from smart_app.core.vocabulary import (
     CLAUSE_BREAK,
     NEGATION_AFTER,
@@ -55,6 +56,11 @@ class Mention:
     side: str | None
     snippet: str
     grade: int | None = None
+
+
+# The mentions of one (text, phrases, context), kept by digest: the same reports and notes are read at every launch
+# and check of a patient. A few hundred bytes an entry; 4,096 entries hold a few dozen records' texts.
+MENTIONS: DigestCache[tuple[Mention, ...]] = DigestCache(4096)
 
 
 @lru_cache(maxsize=256)
@@ -134,6 +140,11 @@ def slip_grade(text: str) -> int | None:
 
 def find_mentions(text: str, name: str, phrases: tuple[str, ...], context: str | None = None) -> list[Mention]:
     """Every clause of `text` where one of `phrases` occurs (and `context` occurs in the same sentence)."""
+    digest = text_digest(text, name, context, *phrases)
+    return list(MENTIONS.get_or_compute(digest, lambda: tuple(_find_mentions(text, name, phrases, context))))
+
+
+def _find_mentions(text: str, name: str, phrases: tuple[str, ...], context: str | None) -> list[Mention]:
     found: list[Mention] = []
     for sentence in sentences(text):
         if context and not compile_pattern(context).search(sentence):

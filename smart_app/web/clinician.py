@@ -91,8 +91,8 @@ def init_app(app: Flask) -> None:
         if not isinstance(launch_id, str):
             return {}
         try:
-            if g.get("clinician_if_known"):  # a page that answers at once (patient.summary): no Practitioner read
-                return {"launch_clinician": (ClinicianStore(services().database).get(launch_id) or UNKNOWN).display}
+            if "known_clinician" in g:  # the view has it already, or must not read it (patient.py): use that
+                return {"launch_clinician": (g.known_clinician or UNKNOWN).display}
             return {"launch_clinician": clinician_of(load_launch_context(launch_id)).display}
         except (AppError, RelaunchRequired, FhirError):
             return {}  # the page itself says what is wrong with the launch

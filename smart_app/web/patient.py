@@ -20,11 +20,13 @@ from smart_app.core.facts import extract_facts
 from smart_app.fhir.errors import FhirForbidden
 from smart_app.fhir.record import RECORD_INCLUDED_TYPES, RECORD_TYPES, PatientRecord, fetch_patient_record
 from smart_app.fhir.scopes import ORDER_WRITE_TYPES
+from smart_app.store.clinicians import ClinicianStore
 from smart_app.web.check_run import today
 from smart_app.web.clinical_summary import ClinicalSummary, build_summary, checklist_prefill
 from smart_app.web.clinician import clinician_of
 from smart_app.web.errors import wants_json
 from smart_app.web.launch_context import LaunchContext, load_launch_context
+from smart_app.web.services import services
 from smart_app.workflow.check import suggestion_for
 
 bp = Blueprint("patient", __name__, url_prefix="/s/<launch_id>")
@@ -55,7 +57,8 @@ def summary(launch_id: str) -> Response | str:
     if wants_json():
         view, _ = read_summary(context)
         return jsonify(view)
-    g.clinician_if_known = True  # the header names the clinician only if already read: no Practitioner read here
+    # The header names the clinician only if already read: the Practitioner read is the summary's.
+    g.known_clinician = ClinicianStore(services().database).get(launch_id)
     return render_template(
         "patient.html",
         context=context,
@@ -95,7 +98,8 @@ def read_summary(context: LaunchContext) -> tuple[dict[str, Any], PatientRecord]
     view = summary_view(context, record)
     view["clinical"] = clinical.to_json()
     view["checklist"] += f"?{prefill}" if prefill else ""
-    view["clinician"] = clinician_of(context).display
+    g.known_clinician = clinician = clinician_of(context)  # the header's too (no second look-up)
+    view["clinician"] = clinician.display
     return view, record
 
 
