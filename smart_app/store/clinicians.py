@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import String, select
+from sqlalchemy import String, Table, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, mapped_column
 
 from smart_app.store.db import Base, Database
@@ -21,6 +23,9 @@ class ClinicianRow(Base):
     reference: Mapped[str] = mapped_column(String(2048), default="")
     name: Mapped[str] = mapped_column(String(512), default="")
     npi: Mapped[str] = mapped_column(String(32), default="")
+
+
+CLINICIANS: Table = ClinicianRow.__table__  # type: ignore[assignment]
 
 
 @dataclass(frozen=True)
@@ -48,13 +53,26 @@ class ClinicianStore:
         self.database = database
 
     def get(self, launch_id: str) -> Clinician | None:
-        with self.database.session() as session:
-            row = session.scalars(select(ClinicianRow).where(ClinicianRow.launch_id == launch_id)).first()
+        with self.database.transaction() as db:
+            row = db.execute(
+                select(CLINICIANS.c.reference, CLINICIANS.c.name, CLINICIANS.c.npi).where(
+                    CLINICIANS.c.launch_id == launch_id
+                )
+            ).first()
             return Clinician(row.reference, row.name, row.npi) if row else None
 
     def keep(self, launch_id: str, clinician: Clinician) -> None:
-        """Keep the clinician of a launch (replaces an earlier row: two tabs racing store the same thing)."""
+        """Keep the clinician of a launch (replaces an earlier row: two tabs racing store the same thing), as one
+        INSERT … ON CONFLICT DO UPDATE where the database has it."""
+        values = {"reference": clinician.reference, "name": clinician.name[:512], "npi": clinician.npi[:32]}
+        with self.database.transaction() as db:
+            dialect = db.dialect.name
+            if dialect in ("sqlite", "postgresql"):
+                insert = sqlite_insert if dialect == "sqlite" else postgresql_insert
+                statement = insert(CLINICIANS).values(launch_id=launch_id, **values)
+                db.execute(statement.on_conflict_do_update(index_elements=["launch_id"], set_=values))
+                return
         with self.database.session() as session:
             row = session.get(ClinicianRow, launch_id) or ClinicianRow(launch_id=launch_id)
-            row.reference, row.name, row.npi = clinician.reference, clinician.name[:512], clinician.npi[:32]
+            row.reference, row.name, row.npi = values["reference"], values["name"], values["npi"]
             session.add(row)
