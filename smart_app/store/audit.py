@@ -91,6 +91,7 @@ def record_event(
 
 
 AUDIT_EVENTS: Table = AuditEvent.__table__  # type: ignore[assignment]
+_INSERT_EVENT = insert(AUDIT_EVENTS)  # built once; values go as parameters (compiled form reused)
 
 
 def append_event(
@@ -107,16 +108,17 @@ def append_event(
 ) -> None:
     """`record_event` as one Core INSERT, inside the caller's transaction (the hot paths: launch, every read)."""
     db.execute(
-        insert(AUDIT_EVENTS).values(
-            at=now,
-            event=event,
-            launch_id=launch_id,
-            ehr_name=ehr_name,
-            actor=actor,
-            detail=detail[:500],
-            subject=subject[:200] if subject else None,
-            source=source[:64] if source else None,
-        )
+        _INSERT_EVENT,
+        {
+            "at": now,
+            "event": event,
+            "launch_id": launch_id,
+            "ehr_name": ehr_name,
+            "actor": actor,
+            "detail": detail[:500],
+            "subject": subject[:200] if subject else None,
+            "source": source[:64] if source else None,
+        },
     )
 
 

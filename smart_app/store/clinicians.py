@@ -7,6 +7,7 @@ A launch whose user could not be read keeps a row with empty fields, so the EHR 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import String, Table, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -26,6 +27,15 @@ class ClinicianRow(Base):
 
 
 CLINICIANS: Table = ClinicianRow.__table__  # type: ignore[assignment]
+
+
+def _upsert(insert: Any) -> Any:
+    statement = insert(CLINICIANS)
+    kept = {name: statement.excluded[name] for name in ("reference", "name", "npi")}
+    return statement.on_conflict_do_update(index_elements=["launch_id"], set_=kept)
+
+
+_UPSERTS = {"sqlite": _upsert(sqlite_insert), "postgresql": _upsert(postgresql_insert)}
 
 
 @dataclass(frozen=True)
@@ -66,11 +76,9 @@ class ClinicianStore:
         INSERT … ON CONFLICT DO UPDATE where the database has it."""
         values = {"reference": clinician.reference, "name": clinician.name[:512], "npi": clinician.npi[:32]}
         with self.database.transaction() as db:
-            dialect = db.dialect.name
-            if dialect in ("sqlite", "postgresql"):
-                insert = sqlite_insert if dialect == "sqlite" else postgresql_insert
-                statement = insert(CLINICIANS).values(launch_id=launch_id, **values)
-                db.execute(statement.on_conflict_do_update(index_elements=["launch_id"], set_=values))
+            upsert = _UPSERTS.get(db.dialect.name)
+            if upsert is not None:
+                db.execute(upsert, {"launch_id": launch_id, **values})
                 return
         with self.database.session() as session:
             row = session.get(ClinicianRow, launch_id) or ClinicianRow(launch_id=launch_id)

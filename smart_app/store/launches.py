@@ -130,9 +130,22 @@ def new_launch_id() -> str:
     return secrets.token_urlsafe(LAUNCH_ID_BYTES)
 
 
+# The hot statements are built once and given their values as parameters: SQLAlchemy then reuses their compiled
+# form without walking the values for a cache key on every call.
+_INSERT_PENDING = insert(PENDING)
+_CLAIM = (
+    update(PENDING)
+    .where(PENDING.c.state == bindparam("claimed_state"), PENDING.c.used_at.is_(None))
+    .values(used_at=bindparam("claimed_at"))
+)
+_CLAIM_RETURNING = _CLAIM.returning(*PENDING.c)
+_SELECT_PENDING = select(*PENDING.c).where(PENDING.c.state == bindparam("claimed_state"))
+_INSERT_LAUNCH = insert(LAUNCHES)
+
+
 def insert_pending(db: Connection, **values: Any) -> None:
     """Store one authorize round trip (the columns of `PendingAuthorization`)."""
-    db.execute(insert(PENDING).values(**values))
+    db.execute(_INSERT_PENDING, values)
 
 
 def claim_pending(db: Session | Connection, state: str, *, now: float) -> Claim:
@@ -143,16 +156,16 @@ def claim_pending(db: Session | Connection, state: str, *, now: float) -> Claim:
     """
     if not state or len(state) > 128:
         return Claim("unknown")
-    claim = update(PENDING).where(PENDING.c.state == state, PENDING.c.used_at.is_(None)).values(used_at=now)
+    params = {"claimed_state": state, "claimed_at": now}
     returning = (db.get_bind() if isinstance(db, Session) else db).dialect.update_returning
     if returning:
-        row = db.execute(claim.returning(*PENDING.c)).first()
+        row = db.execute(_CLAIM_RETURNING, params).first()
         claimed = row is not None
     else:
-        claimed = getattr(db.execute(claim), "rowcount", 0) == 1
+        claimed = getattr(db.execute(_CLAIM, params), "rowcount", 0) == 1
         row = None
     if row is None:
-        row = db.execute(select(*PENDING.c).where(PENDING.c.state == state)).first()
+        row = db.execute(_SELECT_PENDING, params).first()
     if row is None:
         return Claim("unknown")
     pending = PendingState(**row._asdict())
@@ -167,13 +180,13 @@ def pending_state(db: Connection, state: str) -> PendingState | None:
     """The round trip of `state`, claimed or not (None when unknown)."""
     if not state or len(state) > 128:
         return None
-    row = db.execute(select(*PENDING.c).where(PENDING.c.state == state)).first()
+    row = db.execute(_SELECT_PENDING, {"claimed_state": state}).first()
     return PendingState(**row._asdict()) if row is not None else None
 
 
 def insert_launch(db: Connection, **values: Any) -> None:
     """Store a launch (the columns of `Launch`)."""
-    db.execute(insert(LAUNCHES).values(**values))
+    db.execute(_INSERT_LAUNCH, values)
 
 
 _SESSIONS: Table = BrowserSession.__table__  # type: ignore[assignment]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import Connection, Float, ForeignKey, Integer, String, Table, Text, insert, select
+from sqlalchemy import Connection, Float, ForeignKey, Integer, String, Table, Text, bindparam, insert, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from smart_app.store.crypto import TokenCipher
@@ -63,6 +63,8 @@ def save_tokens(
 
 
 TOKENS: Table = LaunchTokens.__table__  # type: ignore[assignment]
+_INSERT_TOKENS = insert(TOKENS)
+_SELECT_TOKENS = select(*TOKENS.c).where(TOKENS.c.launch_id == bindparam("tokens_of"))
 
 
 def insert_tokens(
@@ -78,21 +80,22 @@ def insert_tokens(
 ) -> None:
     """The first tokens of a new launch, as one Core INSERT (a refresh replaces them with `save_tokens`)."""
     db.execute(
-        insert(TOKENS).values(
-            launch_id=launch_id,
-            access_token_enc=cipher.encrypt(access_token),
-            refresh_token_enc=cipher.encrypt(refresh_token) if refresh_token else None,
-            expires_at=expires_at,
-            scope=scope,
-            updated_at=now,
-            refresh_count=0,
-        )
+        _INSERT_TOKENS,
+        {
+            "launch_id": launch_id,
+            "access_token_enc": cipher.encrypt(access_token),
+            "refresh_token_enc": cipher.encrypt(refresh_token) if refresh_token else None,
+            "expires_at": expires_at,
+            "scope": scope,
+            "updated_at": now,
+            "refresh_count": 0,
+        },
     )
 
 
 def load_tokens(db: Session | Connection, cipher: TokenCipher, launch_id: str) -> StoredTokens | None:
     """The launch's tokens, decrypted (one Core SELECT; in a session it reads what the session already wrote)."""
-    row = db.execute(select(*TOKENS.c).where(TOKENS.c.launch_id == launch_id)).first()
+    row = db.execute(_SELECT_TOKENS, {"tokens_of": launch_id}).first()
     if row is None:
         return None
     return StoredTokens(

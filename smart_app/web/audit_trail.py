@@ -95,7 +95,9 @@ def record_launch_request(response: Response) -> Response:
         return response
     request_id = (request.view_args or {}).get("request_id")
     subject = (
-        f"PriorAuthRequest/{request_id}" if request_id else (f"Patient/{launch.patient_id}" if launch.patient_id else None)
+        f"PriorAuthRequest/{request_id}"
+        if request_id
+        else (f"Patient/{launch.patient_id}" if launch.patient_id else None)
     )
     app_services = services()
     with app_services.database.transaction() as db:

@@ -32,12 +32,8 @@ def clinician_of(context: LaunchContext) -> Clinician:
     read_in_request: dict[str, Clinician] = g.setdefault("clinicians_read", {})
     clinician = read_in_request.get(context.launch_id)
     if clinician is None:
-        store = ClinicianStore(services().database)
-        clinician = store.get(context.launch_id)  # another tab of the launch may have read it meanwhile
-        if clinician is None:
-            clinician = _read_clinician(context)
-            store.keep(context.launch_id, clinician)
-        read_in_request[context.launch_id] = clinician
+        clinician = read_in_request[context.launch_id] = _read_clinician(context)
+        ClinicianStore(services().database).keep(context.launch_id, clinician)
     return clinician
 
 

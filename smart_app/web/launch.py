@@ -330,6 +330,7 @@ def callback() -> WerkzeugResponse:
             redirect_uri=pending.redirect_uri,
             code_verifier=app_services.cipher.decrypt(pending.code_verifier_enc),
             now=now,
+            session=app_services.http,
         )
     except InvalidGrant as error:
         _audit(registration, "launch.failed", "invalid_grant at code exchange")
@@ -413,9 +414,7 @@ def _refuse_other_browser(state: str, now: float) -> None:
     )
 
 
-def _refuse_missing_identity(
-    registration: EhrRegistration, pending: PendingState, id_token: str | None
-) -> None:
+def _refuse_missing_identity(registration: EhrRegistration, pending: PendingState, id_token: str | None) -> None:
     """Refuse a token response without the id_token that `openid fhirUser` asked for, unless the EHR's
     registration says it never issues one (quirk `no_id_token`; the launch then has no user identity).
 

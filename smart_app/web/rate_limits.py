@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
+from typing import ClassVar
 
 from flask import Flask, Response, current_app, request
 from flask_limiter import ApplicationLimit, Limiter
@@ -35,14 +36,14 @@ class SweepingMemoryStorage(MemoryStorage):
     constraints.txt; `tests/scale/test_rate_limits.py` proves the limits still hold.)
     """
 
-    STORAGE_SCHEME = ["spine-auth-memory"]
+    STORAGE_SCHEME: ClassVar[list[str]] = ["spine-auth-memory"]
 
     def __init__(self, uri: str | None = None, wrap_exceptions: bool = False, **options: str) -> None:
         self._next_sweep = 0.0
         self._sweep_guard = threading.Lock()
         super().__init__(uri, wrap_exceptions=wrap_exceptions, **options)
 
-    def _MemoryStorage__schedule_expiry(self) -> None:  # noqa: N802  (the name limits' own calls resolve to)
+    def _MemoryStorage__schedule_expiry(self) -> None:  # the name limits' own calls resolve to
         now = time.monotonic()
         if now < self._next_sweep:
             return
