@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
-from typing import ClassVar
 
 from flask import Flask, Response, current_app, request
 from flask_limiter import ApplicationLimit, Limiter
@@ -36,7 +35,7 @@ class SweepingMemoryStorage(MemoryStorage):
     constraints.txt; `tests/scale/test_rate_limits.py` proves the limits still hold.)
     """
 
-    STORAGE_SCHEME: ClassVar[list[str]] = ["spine-auth-memory"]
+    STORAGE_SCHEME = ["spine-auth-memory"]  # noqa: RUF012  (limits declares it a list)
 
     def __init__(self, uri: str | None = None, wrap_exceptions: bool = False, **options: str) -> None:
         self._next_sweep = 0.0
