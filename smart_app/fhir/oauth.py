@@ -23,6 +23,7 @@ from authlib.oauth2.rfc7523.client import ASSERTION_TYPE
 
 from smart_app.fhir.client_assertion import SmartPrivateKeyJWT, build_client_assertion
 from smart_app.fhir.discovery import SmartConfiguration
+from smart_app.fhir.http_session import EnvironmentOnceSession
 from smart_app.fhir.pkce import CODE_CHALLENGE_METHOD
 from smart_app.fhir.signing_keys import SigningKey
 
@@ -33,7 +34,7 @@ TOKEN_REQUEST_HEADERS = {
     "Content-Type": "application/x-www-form-urlencoded;charset=UTF-8",
 }
 # Token requests of callers that bring no session of their own (refresh): one keep-alive pool per process.
-_TOKEN_HTTP = requests.Session()
+_TOKEN_HTTP = EnvironmentOnceSession()
 # Above this many characters a GET authorize URL risks proxy and browser limits; use POST when allowed.
 LONG_AUTHORIZE_URL = 2000
 CONTEXT_FIELDS = (

@@ -1,0 +1,58 @@
+"""A `requests.Session` that reads the process environment's proxy and CA settings once per origin.
+
+requests re-reads `os.environ` on every request (`merge_environment_settings`: HTTP(S)_PROXY, NO_PROXY,
+REQUESTS_CA_BUNDLE): about 1 ms of CPU per call on a launch's hot path. A running process's environment does not
+change, so `EnvironmentOnceSession` keeps what it found per scheme and host and merges it exactly as requests does.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from typing import Any, cast
+from urllib.parse import urlsplit
+
+import requests
+from requests.sessions import merge_setting as untyped_merge_setting
+from requests.utils import get_environ_proxies
+
+MAX_ORIGINS = 256
+merge_setting = cast(Callable[[Any, Any], Any], untyped_merge_setting)
+
+
+class EnvironmentOnceSession(requests.Session):
+    """`requests.Session` with the environment's proxies (per origin) and CA bundle looked up once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._environment_proxies: dict[tuple[str, str, str | None], dict[str, str]] = {}
+        self._guard = threading.Lock()
+        self._ca_bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+
+    def _proxies_for(self, url: str, no_proxy: str | None) -> dict[str, str]:
+        parts = urlsplit(url)
+        key = (parts.scheme, parts.netloc, no_proxy)
+        with self._guard:
+            found = self._environment_proxies.get(key)
+        if found is None:
+            found = dict(get_environ_proxies(url, no_proxy=no_proxy))
+            with self._guard:
+                if len(self._environment_proxies) < MAX_ORIGINS:
+                    self._environment_proxies[key] = found
+        return found
+
+    def merge_environment_settings(self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any) -> Any:
+        if self.trust_env:
+            no_proxy = proxies.get("no_proxy") if proxies is not None else None
+            if proxies is not None:
+                for scheme, proxy in self._proxies_for(str(url), no_proxy).items():
+                    proxies.setdefault(scheme, proxy)
+            if verify is True or verify is None:
+                verify = self._ca_bundle or verify
+        return {
+            "proxies": merge_setting(proxies, self.proxies),
+            "stream": merge_setting(stream, self.stream),
+            "verify": merge_setting(verify, self.verify),
+            "cert": merge_setting(cert, self.cert),
+        }
