@@ -15,7 +15,7 @@ from limits import parse
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
-from smart_app.fhir.http_session import EnvironmentOnceSession
+from smart_app.fhir.http_session import EnvironmentOnceSession, forget_environment
 from smart_app.store.audit import events
 from smart_app.web.rate_limits import SweepingMemoryStorage
 from tests.web.conftest import Browser, RunningApp
@@ -116,6 +116,7 @@ def test_outbound_http_merges_the_environment_as_requests_does(monkeypatch: pyte
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.invalid:3128")
     monkeypatch.setenv("NO_PROXY", "internal.example")
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt")
+    forget_environment()
     ours, theirs = EnvironmentOnceSession(), requests.Session()
     for url in ("https://ehr.example/token", "https://internal.example/fhir/Patient/1", "http://127.0.0.1:1/x"):
         for _ in range(2):  # the second call is served from what the first found
@@ -126,3 +127,8 @@ def test_outbound_http_merges_the_environment_as_requests_does(monkeypatch: pyte
     assert routed["proxies"]["https"] == "http://proxy.invalid:3128"
     assert routed["verify"] == "/etc/ssl/certs/ca-certificates.crt"
     assert "https" not in ours.merge_environment_settings("https://internal.example/t", {}, None, None, None)["proxies"]
+    monkeypatch.undo()
+    forget_environment()
+    assert ours.merge_environment_settings("https://ehr.example/t", {}, None, None, None) == (
+        requests.Session().merge_environment_settings("https://ehr.example/t", {}, None, None, None)
+    )
