@@ -109,7 +109,9 @@ def test_rate_limit_storage_counts_like_limits_and_sweeps_rarely(monkeypatch: py
     assert limiter.hit(three, "session", "b")  # keys count apart
     for _ in range(200):
         limiter.hit(parse("1000/minute"), "address", "c")
-    assert len(started) <= 2  # the constructor's timer and at most one sweep (limits' own starts one per hit)
+    assert len(started) <= 1  # only the constructor's timer: limits' own storage starts one after most hits
+    sweepers = [thread for thread in threading.enumerate() if thread.name == "rate-limit-sweeper"]
+    assert sweepers and all(thread.daemon for thread in sweepers)
 
 
 def test_outbound_http_merges_the_environment_as_requests_does(monkeypatch: pytest.MonkeyPatch) -> None:
