@@ -1,11 +1,13 @@
-"""The OAuth 2 side of a SMART launch: authorize request (authlib's `OAuth2Session`), code exchange, refresh.
+"""The OAuth 2 side of a SMART launch: authorize request, code exchange, refresh.
 
 The token requests are one form POST on a keep-alive `requests.Session`, with the client authentication authlib
 would add: `public` (client_id in the body), `client_secret_basic` (authlib's Basic header) or `private_key_jwt`
 (a fresh SMART client assertion, `client_assertion.build_client_assertion`); the answer is read as authlib reads
-it. (authlib's `OAuth2Session` opened a new connection and rebuilt its machinery for every launch: a third of the
-callback's CPU.) Every token-endpoint failure becomes a typed `TokenEndpointError`; `invalid_grant` (a used,
-expired or revoked code or refresh token) is `InvalidGrant`, which callers turn into "launch again from your EHR".
+it. The authorize URL carries the query authlib's `create_authorization_url` builds. (An authlib `OAuth2Session`
+per launch opened a new connection and rebuilt its machinery every time: a third of the callback's CPU.)
+
+Every token-endpoint failure becomes a typed `TokenEndpointError`; `invalid_grant` (a used, expired or revoked
+code or refresh token) is `InvalidGrant`, which callers turn into "launch again from your EHR".
 """
 
 from __future__ import annotations
@@ -15,16 +17,15 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import requests
-from authlib.integrations.requests_client import OAuth2Session
 from authlib.oauth2.rfc7523.client import ASSERTION_TYPE
 
-from smart_app.fhir.client_assertion import SmartPrivateKeyJWT, build_client_assertion
+from smart_app.fhir.client_assertion import build_client_assertion
 from smart_app.fhir.discovery import SmartConfiguration
 from smart_app.fhir.http_session import EnvironmentOnceSession
-from smart_app.fhir.pkce import CODE_CHALLENGE_METHOD
+from smart_app.fhir.pkce import CODE_CHALLENGE_METHOD, s256_challenge
 from smart_app.fhir.signing_keys import SigningKey
 
 ClientAuthMethod = Literal["public", "client_secret_basic", "private_key_jwt"]
@@ -103,22 +104,6 @@ class TokenResponse:
     context: Mapping[str, Any] = field(default_factory=dict)
 
 
-def _session(client: OAuthClient, *, scope: str | None = None, redirect_uri: str | None = None) -> OAuth2Session:
-    method = {"public": "none"}.get(client.auth_method, client.auth_method)
-    oauth = OAuth2Session(
-        client_id=client.client_id,
-        client_secret=client.client_secret,
-        token_endpoint_auth_method=method,
-        scope=scope,
-        redirect_uri=redirect_uri,
-        code_challenge_method=CODE_CHALLENGE_METHOD,
-    )
-    if client.auth_method == "private_key_jwt":
-        assert client.signing_key is not None  # checked in OAuthClient.__post_init__
-        oauth.register_client_auth_method(SmartPrivateKeyJWT(client.signing_key))
-    return oauth
-
-
 def build_authorize_request(
     configuration: SmartConfiguration,
     client: OAuthClient,
@@ -140,18 +125,26 @@ def build_authorize_request(
     endpoint = configuration.authorization_endpoint
     if endpoint is None:
         raise ValueError(f"{configuration.iss} has no authorization_endpoint")
-    extra = {"aud": aud}
+    # The query authlib's `create_authorization_url` builds (the endpoint's own parameters first), without
+    # building an OAuth2Session for it on every launch.
+    ours = [("response_type", "code"), ("client_id", client.client_id)]
+    ours += [
+        (name, value) for name, value in (("redirect_uri", redirect_uri), ("scope", scope), ("state", state)) if value
+    ]
+    ours.append(("aud", aud))
     if launch is not None:
-        extra["launch"] = launch
+        ours.append(("launch", launch))
     if nonce is not None:
-        extra["nonce"] = nonce
-    with _session(client, scope=scope, redirect_uri=redirect_uri) as oauth:
-        url, _ = oauth.create_authorization_url(endpoint, state=state, code_verifier=code_verifier, **extra)
+        ours.append(("nonce", nonce))
+    ours += [("code_challenge", s256_challenge(code_verifier)), ("code_challenge_method", CODE_CHALLENGE_METHOD)]
+    parts = urlsplit(endpoint)
+    query = urlencode([*parse_qsl(parts.query, keep_blank_values=True), *ours])
+    url = urlunsplit(parts._replace(query=query))
     use_post = prefer_post or (configuration.has("authorize-post") and len(url) > LONG_AUTHORIZE_URL)
     if not use_post:
         return AuthorizeRequest(method="GET", url=url)
-    endpoint_params = {key for key, _ in parse_qsl(urlsplit(endpoint).query)}
-    params = {key: value for key, value in parse_qsl(urlsplit(url).query) if key not in endpoint_params}
+    endpoint_params = {key for key, _ in parse_qsl(parts.query)}
+    params = {key: value for key, value in ours if key not in endpoint_params}
     return AuthorizeRequest(method="POST", url=endpoint, params=params)
 
 
