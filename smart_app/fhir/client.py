@@ -34,6 +34,7 @@ from smart_app.fhir.errors import (
     FhirUnauthorized,
     error_for_status,
 )
+from smart_app.fhir.http_session import EnvironmentOnceSession
 from smart_app.fhir.operation_outcome import is_operation_outcome, summarize_outcome
 from smart_app.fhir.paging import bundle_total, next_link, read_page, same_origin
 from smart_app.fhir.retry import IDEMPOTENT_METHODS, RetryPolicy, bundle_is_replay_safe, parse_retry_after
@@ -106,7 +107,7 @@ def _path_only(url: str) -> str:
 
 
 def _new_session(pool_size: int) -> requests.Session:
-    session = requests.Session()
+    session = EnvironmentOnceSession()  # the environment's proxies and CA bundle, read once per process
     adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
     session.mount("http://", adapter)
     session.mount("https://", adapter)

@@ -1,28 +1,41 @@
-"""The OAuth 2 side of a SMART launch, on authlib's `OAuth2Session`: authorize request, code exchange, refresh.
+"""The OAuth 2 side of a SMART launch: authorize request, code exchange, refresh.
 
-Client authentication is one of `public` (client_id in the body), `client_secret_basic` or `private_key_jwt` (our
-`SmartPrivateKeyJWT`). Every token-endpoint failure becomes a typed `TokenEndpointError`; `invalid_grant` (a used,
-expired or revoked code or refresh token) is `InvalidGrant`, which callers turn into "launch again from your EHR".
+The token requests are one form POST on a keep-alive `requests.Session`, with the client authentication authlib
+would add: `public` (client_id in the body), `client_secret_basic` (authlib's Basic header) or `private_key_jwt`
+(a fresh SMART client assertion, `client_assertion.build_client_assertion`); the answer is read as authlib reads
+it. The authorize URL carries the query authlib's `create_authorization_url` builds. (An authlib `OAuth2Session`
+per launch opened a new connection and rebuilt its machinery every time: a third of the callback's CPU.)
+
+Every token-endpoint failure becomes a typed `TokenEndpointError`; `invalid_grant` (a used, expired or revoked
+code or refresh token) is `InvalidGrant`, which callers turn into "launch again from your EHR".
 """
 
 from __future__ import annotations
 
+import base64
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import requests
-from authlib.integrations.requests_client import OAuth2Session
-from authlib.integrations.requests_client import OAuthError as AuthlibOAuthError
+from authlib.oauth2.rfc7523.client import ASSERTION_TYPE
 
-from smart_app.fhir.client_assertion import SmartPrivateKeyJWT
+from smart_app.fhir.client_assertion import build_client_assertion
 from smart_app.fhir.discovery import SmartConfiguration
-from smart_app.fhir.pkce import CODE_CHALLENGE_METHOD
+from smart_app.fhir.http_session import EnvironmentOnceSession
+from smart_app.fhir.pkce import CODE_CHALLENGE_METHOD, s256_challenge
 from smart_app.fhir.signing_keys import SigningKey
 
 ClientAuthMethod = Literal["public", "client_secret_basic", "private_key_jwt"]
 TOKEN_TIMEOUT = (5.0, 20.0)
+TOKEN_REQUEST_HEADERS = {
+    "Accept": "application/json",
+    "Content-Type": "application/x-www-form-urlencoded;charset=UTF-8",
+}
+# Token requests of callers that bring no session of their own (refresh): one keep-alive pool per process.
+_TOKEN_HTTP = EnvironmentOnceSession()
 # Above this many characters a GET authorize URL risks proxy and browser limits; use POST when allowed.
 LONG_AUTHORIZE_URL = 2000
 CONTEXT_FIELDS = (
@@ -91,22 +104,6 @@ class TokenResponse:
     context: Mapping[str, Any] = field(default_factory=dict)
 
 
-def _session(client: OAuthClient, *, scope: str | None = None, redirect_uri: str | None = None) -> OAuth2Session:
-    method = {"public": "none"}.get(client.auth_method, client.auth_method)
-    oauth = OAuth2Session(
-        client_id=client.client_id,
-        client_secret=client.client_secret,
-        token_endpoint_auth_method=method,
-        scope=scope,
-        redirect_uri=redirect_uri,
-        code_challenge_method=CODE_CHALLENGE_METHOD,
-    )
-    if client.auth_method == "private_key_jwt":
-        assert client.signing_key is not None  # checked in OAuthClient.__post_init__
-        oauth.register_client_auth_method(SmartPrivateKeyJWT(client.signing_key))
-    return oauth
-
-
 def build_authorize_request(
     configuration: SmartConfiguration,
     client: OAuthClient,
@@ -128,18 +125,26 @@ def build_authorize_request(
     endpoint = configuration.authorization_endpoint
     if endpoint is None:
         raise ValueError(f"{configuration.iss} has no authorization_endpoint")
-    extra = {"aud": aud}
+    # The query authlib's `create_authorization_url` builds (the endpoint's own parameters first), without
+    # building an OAuth2Session for it on every launch.
+    ours = [("response_type", "code"), ("client_id", client.client_id)]
+    ours += [
+        (name, value) for name, value in (("redirect_uri", redirect_uri), ("scope", scope), ("state", state)) if value
+    ]
+    ours.append(("aud", aud))
     if launch is not None:
-        extra["launch"] = launch
+        ours.append(("launch", launch))
     if nonce is not None:
-        extra["nonce"] = nonce
-    with _session(client, scope=scope, redirect_uri=redirect_uri) as oauth:
-        url, _ = oauth.create_authorization_url(endpoint, state=state, code_verifier=code_verifier, **extra)
+        ours.append(("nonce", nonce))
+    ours += [("code_challenge", s256_challenge(code_verifier)), ("code_challenge_method", CODE_CHALLENGE_METHOD)]
+    parts = urlsplit(endpoint)
+    query = urlencode([*parse_qsl(parts.query, keep_blank_values=True), *ours])
+    url = urlunsplit(parts._replace(query=query))
     use_post = prefer_post or (configuration.has("authorize-post") and len(url) > LONG_AUTHORIZE_URL)
     if not use_post:
         return AuthorizeRequest(method="GET", url=url)
-    endpoint_params = {key for key, _ in parse_qsl(urlsplit(endpoint).query)}
-    params = {key: value for key, value in parse_qsl(urlsplit(url).query) if key not in endpoint_params}
+    endpoint_params = {key for key, _ in parse_qsl(parts.query)}
+    params = {key: value for key, value in ours if key not in endpoint_params}
     return AuthorizeRequest(method="POST", url=endpoint, params=params)
 
 
@@ -152,24 +157,21 @@ def exchange_code(
     code_verifier: str,
     now: float,
     timeout: tuple[float, float] = TOKEN_TIMEOUT,
+    session: requests.Session | None = None,
 ) -> TokenResponse:
-    """Trade the authorization code (with the PKCE verifier) for tokens.
+    """Trade the authorization code (with the PKCE verifier) for tokens (on `session`, kept alive, when given).
 
     Raises:
         InvalidGrant: the code is used, expired or not ours.
         TokenEndpointError: any other refusal, a transport failure or an unusable response.
     """
-    with _session(client, redirect_uri=redirect_uri) as oauth:
-        raw = _call(
-            lambda: oauth.fetch_token(
-                token_endpoint,
-                grant_type="authorization_code",
-                code=code,
-                code_verifier=code_verifier,
-                redirect_uri=redirect_uri,
-                timeout=timeout,
-            )
-        )
+    form = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "code_verifier": code_verifier,
+        "redirect_uri": redirect_uri,
+    }
+    raw = _call(lambda: _post_token_request(token_endpoint, client, form, timeout=timeout, session=session))
     return parse_token_response(raw, now=now)
 
 
@@ -187,23 +189,73 @@ def refresh_access_token(
         InvalidGrant: the refresh token is expired or revoked.
         TokenEndpointError: any other refusal, a transport failure or an unusable response.
     """
-    with _session(client) as oauth:
-        raw = _call(lambda: oauth.refresh_token(token_endpoint, refresh_token=refresh_token, timeout=timeout))
+    form = {"grant_type": "refresh_token", "refresh_token": refresh_token}
+    raw = _call(lambda: _post_token_request(token_endpoint, client, form, timeout=timeout))
     response = parse_token_response(raw, now=now)
     if response.refresh_token is None:
         response = TokenResponse(**{**response.__dict__, "refresh_token": refresh_token})
     return response
 
 
+class _OAuthErrorResponse(Exception):
+    def __init__(self, error: str, description: str | None) -> None:
+        super().__init__(error)
+        self.error = error
+        self.description = description
+
+
+def _post_token_request(
+    token_endpoint: str,
+    client: OAuthClient,
+    form: dict[str, str],
+    *,
+    timeout: tuple[float, float],
+    session: requests.Session | None = None,
+) -> Any:
+    """POST `form` with the client's authentication; the JSON answer, read the way authlib reads it.
+
+    Raises:
+        _OAuthErrorResponse: the answer is an OAuth error object.
+        requests.HTTPError: a 5xx, or an answer that is not a JSON object with an error status.
+        ValueError: any other answer that is not a JSON object.
+    """
+    headers = dict(TOKEN_REQUEST_HEADERS)
+    body = dict(form)
+    if client.auth_method == "public":
+        body["client_id"] = client.client_id
+    elif client.auth_method == "client_secret_basic":
+        credentials = f"{client.client_id}:{client.client_secret}".encode("latin1")
+        headers["Authorization"] = "Basic " + base64.b64encode(credentials).decode("ascii")
+    else:
+        assert client.signing_key is not None  # checked in OAuthClient.__post_init__
+        body["client_assertion_type"] = ASSERTION_TYPE
+        body["client_assertion"] = build_client_assertion(
+            client.signing_key, client_id=client.client_id, token_endpoint=token_endpoint, now=int(time.time())
+        )
+    response = (session or _TOKEN_HTTP).post(token_endpoint, data=body, headers=headers, timeout=timeout)
+    if response.status_code >= 500:
+        response.raise_for_status()
+    try:
+        answer = response.json()
+    except ValueError:
+        answer = None
+    if not isinstance(answer, dict):
+        response.raise_for_status()
+        raise ValueError(f"token endpoint response is not a JSON object (HTTP {response.status_code})")
+    if "error" in answer:
+        description = answer.get("error_description")
+        raise _OAuthErrorResponse(str(answer["error"]), str(description) if description else None)
+    return answer
+
+
 def _call(request: Any) -> Mapping[str, Any]:
     try:
         result = request()
-    except AuthlibOAuthError as error:
-        code = str(error.error or "oauth_error")
-        description = str(error.description) if error.description else None
+    except _OAuthErrorResponse as error:
+        code = error.error or "oauth_error"
         if code == "invalid_grant":
-            raise InvalidGrant(code, description) from error
-        raise TokenEndpointError(code, description) from error
+            raise InvalidGrant(code, error.description) from error
+        raise TokenEndpointError(code, error.description) from error
     except requests.HTTPError as error:
         status = error.response.status_code if error.response is not None else "?"
         raise TokenEndpointError("server_error", f"token endpoint answered HTTP {status}") from error

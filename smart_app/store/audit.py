@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import DDL, Float, Integer, String, event, func, select
+from sqlalchemy import DDL, Connection, Float, Integer, String, Table, event, func, insert, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from smart_app.store.db import Base
@@ -87,6 +87,38 @@ def record_event(
             subject=subject[:200] if subject else None,
             source=source[:64] if source else None,
         )
+    )
+
+
+AUDIT_EVENTS: Table = AuditEvent.__table__  # type: ignore[assignment]
+_INSERT_EVENT = insert(AUDIT_EVENTS)  # built once; values go as parameters (compiled form reused)
+
+
+def append_event(
+    db: Connection,
+    event: str,
+    *,
+    now: float,
+    launch_id: str | None = None,
+    ehr_name: str | None = None,
+    actor: str | None = None,
+    detail: str = "",
+    subject: str | None = None,
+    source: str | None = None,
+) -> None:
+    """`record_event` as one Core INSERT, inside the caller's transaction (the hot paths: launch, every read)."""
+    db.execute(
+        _INSERT_EVENT,
+        {
+            "at": now,
+            "event": event,
+            "launch_id": launch_id,
+            "ehr_name": ehr_name,
+            "actor": actor,
+            "detail": detail[:500],
+            "subject": subject[:200] if subject else None,
+            "source": source[:64] if source else None,
+        },
     )
 
 

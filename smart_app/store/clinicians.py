@@ -7,8 +7,11 @@ A launch whose user could not be read keeps a row with empty fields, so the EHR 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import String, select
+from sqlalchemy import String, Table, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, mapped_column
 
 from smart_app.store.db import Base, Database
@@ -21,6 +24,18 @@ class ClinicianRow(Base):
     reference: Mapped[str] = mapped_column(String(2048), default="")
     name: Mapped[str] = mapped_column(String(512), default="")
     npi: Mapped[str] = mapped_column(String(32), default="")
+
+
+CLINICIANS: Table = ClinicianRow.__table__  # type: ignore[assignment]
+
+
+def _upsert(insert: Any) -> Any:
+    statement = insert(CLINICIANS)
+    kept = {name: statement.excluded[name] for name in ("reference", "name", "npi")}
+    return statement.on_conflict_do_update(index_elements=["launch_id"], set_=kept)
+
+
+_UPSERTS = {"sqlite": _upsert(sqlite_insert), "postgresql": _upsert(postgresql_insert)}
 
 
 @dataclass(frozen=True)
@@ -48,13 +63,24 @@ class ClinicianStore:
         self.database = database
 
     def get(self, launch_id: str) -> Clinician | None:
-        with self.database.session() as session:
-            row = session.scalars(select(ClinicianRow).where(ClinicianRow.launch_id == launch_id)).first()
+        with self.database.transaction() as db:
+            row = db.execute(
+                select(CLINICIANS.c.reference, CLINICIANS.c.name, CLINICIANS.c.npi).where(
+                    CLINICIANS.c.launch_id == launch_id
+                )
+            ).first()
             return Clinician(row.reference, row.name, row.npi) if row else None
 
     def keep(self, launch_id: str, clinician: Clinician) -> None:
-        """Keep the clinician of a launch (replaces an earlier row: two tabs racing store the same thing)."""
+        """Keep the clinician of a launch (replaces an earlier row: two tabs racing store the same thing), as one
+        INSERT … ON CONFLICT DO UPDATE where the database has it."""
+        values = {"reference": clinician.reference, "name": clinician.name[:512], "npi": clinician.npi[:32]}
+        with self.database.transaction() as db:
+            upsert = _UPSERTS.get(db.dialect.name)
+            if upsert is not None:
+                db.execute(upsert, {"launch_id": launch_id, **values})
+                return
         with self.database.session() as session:
             row = session.get(ClinicianRow, launch_id) or ClinicianRow(launch_id=launch_id)
-            row.reference, row.name, row.npi = clinician.reference, clinician.name[:512], clinician.npi[:32]
+            row.reference, row.name, row.npi = values["reference"], values["name"], values["npi"]
             session.add(row)

@@ -15,10 +15,12 @@ import secrets
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import Boolean, Float, String, Text, update
+from sqlalchemy import Boolean, Connection, Float, String, Table, Text, bindparam, insert, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from smart_app.store.clinicians import Clinician, ClinicianRow
 from smart_app.store.db import Base
+from smart_app.store.sessions import BrowserSession
 
 LAUNCH_ID_BYTES = 16
 ClaimStatus = Literal["ok", "unknown", "used", "expired"]
@@ -65,10 +67,57 @@ class Launch(Base):
         return value if isinstance(value, dict) else {}
 
 
+PENDING: Table = PendingAuthorization.__table__  # type: ignore[assignment]
+LAUNCHES: Table = Launch.__table__  # type: ignore[assignment]
+
+
+@dataclass(frozen=True)
+class PendingState:
+    """A claimed authorize round trip, as the callback reads it (a plain row, no ORM identity)."""
+
+    state: str
+    ehr_name: str
+    iss: str
+    launch_kind: str
+    code_verifier_enc: str
+    nonce: str
+    redirect_uri: str
+    requested_scope: str
+    session_hash: str | None
+    created_at: float
+    expires_at: float
+    used_at: float | None
+
+
 @dataclass(frozen=True)
 class Claim:
     status: ClaimStatus
-    pending: PendingAuthorization | None = None
+    pending: PendingState | None = None
+
+
+@dataclass(frozen=True)
+class LaunchRecord:
+    """A launch row with what every page of the launch needs next to it: whether the browser session it is bound
+    to is still live, and the clinician when already read (one query: `find_launch`)."""
+
+    id: str
+    session_hash: str
+    session_expires_at: float | None
+    ehr_name: str
+    iss: str
+    mode: str
+    patient_id: str
+    encounter_id: str | None
+    fhir_user: str | None
+    need_patient_banner: bool
+    granted_scope: str
+    context_json: str
+    clinician: Clinician | None
+
+    @property
+    def context(self) -> dict[str, Any]:
+        value = json.loads(self.context_json or "{}")
+        return value if isinstance(value, dict) else {}
 
 
 def new_state() -> str:
@@ -81,23 +130,113 @@ def new_launch_id() -> str:
     return secrets.token_urlsafe(LAUNCH_ID_BYTES)
 
 
-def claim_pending(db: Session, state: str, *, now: float) -> Claim:
-    """Mark the state used (atomically: one caller wins) and return it, or say why it cannot be used."""
+# The hot statements are built once and given their values as parameters: SQLAlchemy then reuses their compiled
+# form without walking the values for a cache key on every call.
+_INSERT_PENDING = insert(PENDING)
+_CLAIM = (
+    update(PENDING)
+    .where(PENDING.c.state == bindparam("claimed_state"), PENDING.c.used_at.is_(None))
+    .values(used_at=bindparam("claimed_at"))
+)
+_CLAIM_RETURNING = _CLAIM.returning(*PENDING.c)
+_SELECT_PENDING = select(*PENDING.c).where(PENDING.c.state == bindparam("claimed_state"))
+_INSERT_LAUNCH = insert(LAUNCHES)
+
+
+def insert_pending(db: Connection, **values: Any) -> None:
+    """Store one authorize round trip (the columns of `PendingAuthorization`)."""
+    db.execute(_INSERT_PENDING, values)
+
+
+def claim_pending(db: Session | Connection, state: str, *, now: float) -> Claim:
+    """Mark the state used and return it, or say why it cannot be used.
+
+    One `UPDATE … WHERE used_at IS NULL RETURNING …`: of two callbacks racing for one state, exactly one gets the
+    row; the other finds it used. (A database without UPDATE … RETURNING reads the row after the update.)
+    """
     if not state or len(state) > 128:
         return Claim("unknown")
-    result = db.execute(
-        update(PendingAuthorization)
-        .where(PendingAuthorization.state == state, PendingAuthorization.used_at.is_(None))
-        .values(used_at=now)
-    )
-    pending = db.get(PendingAuthorization, state)
-    if pending is None:
+    params = {"claimed_state": state, "claimed_at": now}
+    returning = (db.get_bind() if isinstance(db, Session) else db).dialect.update_returning
+    if returning:
+        row = db.execute(_CLAIM_RETURNING, params).first()
+        claimed = row is not None
+    else:
+        claimed = getattr(db.execute(_CLAIM, params), "rowcount", 0) == 1
+        row = None
+    if row is None:
+        row = db.execute(_SELECT_PENDING, params).first()
+    if row is None:
         return Claim("unknown")
-    if getattr(result, "rowcount", 0) != 1:
+    pending = PendingState(**row._asdict())
+    if not claimed:
         return Claim("used", pending)
     if pending.expires_at <= now:
         return Claim("expired", pending)
     return Claim("ok", pending)
+
+
+def pending_state(db: Connection, state: str) -> PendingState | None:
+    """The round trip of `state`, claimed or not (None when unknown)."""
+    if not state or len(state) > 128:
+        return None
+    row = db.execute(_SELECT_PENDING, {"claimed_state": state}).first()
+    return PendingState(**row._asdict()) if row is not None else None
+
+
+def insert_launch(db: Connection, **values: Any) -> None:
+    """Store a launch (the columns of `Launch`)."""
+    db.execute(_INSERT_LAUNCH, values)
+
+
+_SESSIONS: Table = BrowserSession.__table__  # type: ignore[assignment]
+_CLINICIANS: Table = ClinicianRow.__table__  # type: ignore[assignment]
+_FIND_LAUNCH = (
+    select(
+        *LAUNCHES.c,
+        _SESSIONS.c.expires_at.label("session_expires_at"),
+        _CLINICIANS.c.launch_id.label("clinician_launch_id"),
+        _CLINICIANS.c.reference.label("clinician_reference"),
+        _CLINICIANS.c.name.label("clinician_name"),
+        _CLINICIANS.c.npi.label("clinician_npi"),
+    )
+    .select_from(
+        LAUNCHES.outerjoin(_SESSIONS, _SESSIONS.c.id_hash == LAUNCHES.c.session_hash).outerjoin(
+            _CLINICIANS, _CLINICIANS.c.launch_id == LAUNCHES.c.id
+        )
+    )
+    .where(LAUNCHES.c.id == bindparam("launch_id"))
+)
+
+
+def find_launch(db: Connection, launch_id: str) -> LaunchRecord | None:
+    """The launch with its session's expiry and its clinician (when kept), in one query."""
+    if not launch_id or len(launch_id) > 64:
+        return None
+    row = db.execute(_FIND_LAUNCH, {"launch_id": launch_id}).first()
+    if row is None:
+        return None
+    values = row._mapping
+    clinician = (
+        Clinician(values["clinician_reference"], values["clinician_name"], values["clinician_npi"])
+        if values["clinician_launch_id"] is not None
+        else None
+    )
+    return LaunchRecord(
+        id=values["id"],
+        session_hash=values["session_hash"],
+        session_expires_at=values["session_expires_at"],
+        ehr_name=values["ehr_name"],
+        iss=values["iss"],
+        mode=values["mode"],
+        patient_id=values["patient_id"],
+        encounter_id=values["encounter_id"],
+        fhir_user=values["fhir_user"],
+        need_patient_banner=bool(values["need_patient_banner"]),
+        granted_scope=values["granted_scope"] or "",
+        context_json=values["context_json"] or "{}",
+        clinician=clinician,
+    )
 
 
 def purge_expired_pending(db: Session, *, now: float, keep_seconds: float = 3600) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import Float, ForeignKey, Integer, String, Text
+from sqlalchemy import Connection, Float, ForeignKey, Integer, String, Table, Text, bindparam, insert, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from smart_app.store.crypto import TokenCipher
@@ -62,8 +62,40 @@ def save_tokens(
         row.refresh_count = (row.refresh_count or 0) + 1
 
 
-def load_tokens(db: Session, cipher: TokenCipher, launch_id: str) -> StoredTokens | None:
-    row = db.get(LaunchTokens, launch_id)
+TOKENS: Table = LaunchTokens.__table__  # type: ignore[assignment]
+_INSERT_TOKENS = insert(TOKENS)
+_SELECT_TOKENS = select(*TOKENS.c).where(TOKENS.c.launch_id == bindparam("tokens_of"))
+
+
+def insert_tokens(
+    db: Connection,
+    cipher: TokenCipher,
+    launch_id: str,
+    *,
+    access_token: str,
+    refresh_token: str | None,
+    expires_at: float | None,
+    scope: str,
+    now: float,
+) -> None:
+    """The first tokens of a new launch, as one Core INSERT (a refresh replaces them with `save_tokens`)."""
+    db.execute(
+        _INSERT_TOKENS,
+        {
+            "launch_id": launch_id,
+            "access_token_enc": cipher.encrypt(access_token),
+            "refresh_token_enc": cipher.encrypt(refresh_token) if refresh_token else None,
+            "expires_at": expires_at,
+            "scope": scope,
+            "updated_at": now,
+            "refresh_count": 0,
+        },
+    )
+
+
+def load_tokens(db: Session | Connection, cipher: TokenCipher, launch_id: str) -> StoredTokens | None:
+    """The launch's tokens, decrypted (one Core SELECT; in a session it reads what the session already wrote)."""
+    row = db.execute(_SELECT_TOKENS, {"tokens_of": launch_id}).first()
     if row is None:
         return None
     return StoredTokens(

@@ -18,9 +18,8 @@ from datetime import UTC, datetime
 
 from flask import Blueprint, Response, render_template, request
 
-from smart_app.store.audit import recent_events, record_event
-from smart_app.store.launches import get_launch
-from smart_app.web.launch_context import load_launch_context
+from smart_app.store.audit import append_event, recent_events
+from smart_app.web.launch_context import launch_record, load_launch_context
 from smart_app.web.services import services
 
 bp = Blueprint("audit_trail", __name__, url_prefix="/s/<launch_id>")
@@ -57,8 +56,8 @@ def audit(
 ) -> None:
     """Append one event for the current request (its client address is `from where`)."""
     app_services = services()
-    with app_services.database.session() as db:
-        record_event(
+    with app_services.database.transaction() as db:
+        append_event(
             db,
             event,
             now=app_services.clock(),
@@ -91,18 +90,18 @@ def record_launch_request(response: Response) -> Response:
     event = event_of(endpoint, request.method)
     if event is None:
         return response
+    launch = launch_record(str(launch_id))  # read once per request, usually already by the view
+    if launch is None:
+        return response
+    request_id = (request.view_args or {}).get("request_id")
+    subject = (
+        f"PriorAuthRequest/{request_id}"
+        if request_id
+        else (f"Patient/{launch.patient_id}" if launch.patient_id else None)
+    )
     app_services = services()
-    with app_services.database.session() as db:
-        launch = get_launch(db, str(launch_id))
-        if launch is None:
-            return response
-        request_id = (request.view_args or {}).get("request_id")
-        subject = (
-            f"PriorAuthRequest/{request_id}"
-            if request_id
-            else (f"Patient/{launch.patient_id}" if launch.patient_id else None)
-        )
-        record_event(
+    with app_services.database.transaction() as db:
+        append_event(
             db,
             event,
             now=app_services.clock(),

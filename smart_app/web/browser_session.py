@@ -15,37 +15,56 @@ import hashlib
 import hmac
 
 from flask import Flask, Response, current_app, g, request, url_for
+from sqlalchemy import Connection
 
-from smart_app.store.sessions import create_browser_session, find_browser_session, hash_token
+from smart_app.store.sessions import hash_token, insert_browser_session, live_session_hash
 from smart_app.web.errors import AppError
 from smart_app.web.services import services
 
 
-def current_session_hash() -> str | None:
-    """The stored hash of this browser's live session, or None (no cookie, unknown or expired)."""
+def session_cookie_hash() -> str | None:
+    """The hash of the session cookie this request carries (None without one); not yet checked to be live."""
+    token = request.cookies.get(current_app.config["SESSION_COOKIE_NAME"], "")
+    return hash_token(token) if token and len(token) <= 128 else None
+
+
+def remember_live_session(session_hash: str | None) -> None:
+    """Record what a caller already found out about this request's session (e.g. with its launch, in one
+    query), so `current_session_hash` does not look it up again during the request."""
+    g.session_hash = session_hash
+
+
+def current_session_hash(db: Connection | None = None) -> str | None:
+    """The stored hash of this browser's live session, or None (no cookie, unknown or expired). Looked up once
+    per request (in `db`'s transaction when given)."""
     if "session_hash" not in g:
         token = request.cookies.get(current_app.config["SESSION_COOKIE_NAME"], "")
         found = None
         if token:
             app_services = services()
-            with app_services.database.session() as db:
-                session = find_browser_session(db, token, now=app_services.clock())
-                found = session.id_hash if session else None
+            if db is None:
+                with app_services.database.transaction() as own:
+                    found = live_session_hash(own, token, now=app_services.clock())
+            else:
+                found = live_session_hash(db, token, now=app_services.clock())
         g.session_hash = found
     value: str | None = g.session_hash
     return value
 
 
-def ensure_session() -> str:
-    """This browser's session hash, creating the session (and setting the cookie on the response) if needed."""
-    existing = current_session_hash()
+def ensure_session(db: Connection | None = None) -> str:
+    """This browser's session hash, creating the session (and setting the cookie on the response) if needed;
+    with `db`, inside that transaction."""
+    existing = current_session_hash(db)
     if existing is not None:
         return existing
     app_services = services()
-    with app_services.database.session() as db:
-        token = create_browser_session(
-            db, now=app_services.clock(), ttl_seconds=float(current_app.config["SESSION_TTL_SECONDS"])
-        )
+    ttl = float(current_app.config["SESSION_TTL_SECONDS"])
+    if db is None:
+        with app_services.database.transaction() as own:
+            token = insert_browser_session(own, now=app_services.clock(), ttl_seconds=ttl)
+    else:
+        token = insert_browser_session(db, now=app_services.clock(), ttl_seconds=ttl)
     g.new_session_token = token
     g.session_hash = hash_token(token)
     created: str = g.session_hash

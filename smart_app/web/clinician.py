@@ -25,13 +25,15 @@ UNKNOWN = Clinician("", "", "")
 
 
 def clinician_of(context: LaunchContext) -> Clinician:
-    """The launch's clinician (cached per launch; the first call reads the Practitioner from the EHR)."""
-    store = ClinicianStore(services().database)
-    kept = store.get(context.launch_id)
-    if kept is not None:
-        return kept
-    clinician = _read_clinician(context)
-    store.keep(context.launch_id, clinician)
+    """The launch's clinician: kept per launch (it comes with the launch row, `load_launch_context`); only the
+    first page of a launch reads the Practitioner from the EHR, once, and keeps it."""
+    if context.clinician is not None:
+        return context.clinician
+    read_in_request: dict[str, Clinician] = g.setdefault("clinicians_read", {})
+    clinician = read_in_request.get(context.launch_id)
+    if clinician is None:
+        clinician = read_in_request[context.launch_id] = _read_clinician(context)
+        ClinicianStore(services().database).keep(context.launch_id, clinician)
     return clinician
 
 

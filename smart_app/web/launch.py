@@ -29,16 +29,17 @@ from smart_app.fhir.oauth import InvalidGrant, TokenEndpointError, build_authori
 from smart_app.fhir.pkce import new_pkce_pair
 from smart_app.fhir.scopes import LaunchKind, build_scope, choose_syntax
 from smart_app.fhir.signing_keys import public_jwks
-from smart_app.store.audit import record_event
+from smart_app.store.audit import append_event
 from smart_app.store.launches import (
-    Launch,
-    PendingAuthorization,
+    PendingState,
     claim_pending,
+    insert_launch,
+    insert_pending,
     new_launch_id,
     new_state,
-    purge_expired_pending,
+    pending_state,
 )
-from smart_app.store.tokens import save_tokens
+from smart_app.store.tokens import insert_tokens
 from smart_app.web.browser_session import (
     bind_launch_to_browser,
     browser_started_launch,
@@ -106,8 +107,8 @@ def launch() -> WerkzeugResponse | str:
     app_services = services()
     registration = app_services.registry.by_iss(iss)
     if registration is None:
-        with app_services.database.session() as db:
-            record_event(db, "launch.refused", now=app_services.clock(), detail=f"unregistered iss {origin_of(iss)}")
+        with app_services.database.transaction() as db:
+            append_event(db, "launch.refused", now=app_services.clock(), detail=f"unregistered iss {origin_of(iss)}")
         raise AppError(
             403,
             "unknown-iss",
@@ -151,7 +152,6 @@ def _start_authorization(
     state = new_state()
     nonce = secrets.token_urlsafe(32)
     redirect_uri = callback_url()
-    session_hash = ensure_session()
     now = app_services.clock()
     try:
         authorize = build_authorize_request(
@@ -168,24 +168,24 @@ def _start_authorization(
         )
     except ValueError as error:
         raise AppError(502, "no-authorize-endpoint", "The EHR cannot authorize this app", str(error)) from error
-    with app_services.database.session() as db:
-        purge_expired_pending(db, now=now)
-        db.add(
-            PendingAuthorization(
-                state=state,
-                ehr_name=registration.name,
-                iss=registration.iss,
-                launch_kind=kind,
-                code_verifier_enc=app_services.cipher.encrypt(pkce.verifier),
-                nonce=nonce,
-                redirect_uri=redirect_uri,
-                requested_scope=scope,
-                session_hash=session_hash,
-                created_at=now,
-                expires_at=now + float(current_app.config["LAUNCH_STATE_TTL_SECONDS"]),
-            )
+    # One transaction: the browser session (when new), the state, the audit event. Expired states are purged on
+    # the schedule (`web/maintenance.py`), not here.
+    with app_services.database.transaction() as db:
+        insert_pending(
+            db,
+            state=state,
+            ehr_name=registration.name,
+            iss=registration.iss,
+            launch_kind=kind,
+            code_verifier_enc=app_services.cipher.encrypt(pkce.verifier),
+            nonce=nonce,
+            redirect_uri=redirect_uri,
+            requested_scope=scope,
+            session_hash=ensure_session(db),
+            created_at=now,
+            expires_at=now + float(current_app.config["LAUNCH_STATE_TTL_SECONDS"]),
         )
-        record_event(db, "launch.started", now=now, ehr_name=registration.name, detail=f"{kind} launch, {syntax}")
+        append_event(db, "launch.started", now=now, ehr_name=registration.name, detail=f"{kind} launch, {syntax}")
     bind_launch_to_browser(state)
     if authorize.method == "GET":
         return redirect(authorize.url, code=302)
@@ -274,14 +274,14 @@ def callback() -> WerkzeugResponse:
     now = app_services.clock()
     state = _param("state")
     _refuse_other_browser(state, now)
-    with app_services.database.session() as db:
+    with app_services.database.transaction() as db:
         claim = claim_pending(db, state, now=now)
+        session_hash = current_session_hash(db)
     if claim.status != "ok" or claim.pending is None:
         code, title, message = _STATE_ERRORS[claim.status]
         raise AppError(400, code, title, message, relaunch=True, issue_code="security")
     forget_launch_binding(state)
     pending = claim.pending
-    session_hash = current_session_hash()
     if pending.session_hash and session_hash and session_hash != pending.session_hash:
         raise AppError(
             403,
@@ -330,6 +330,7 @@ def callback() -> WerkzeugResponse:
             redirect_uri=pending.redirect_uri,
             code_verifier=app_services.cipher.decrypt(pending.code_verifier_enc),
             now=now,
+            session=app_services.http,
         )
     except InvalidGrant as error:
         _audit(registration, "launch.failed", "invalid_grant at code exchange")
@@ -393,10 +394,10 @@ def _refuse_other_browser(state: str, now: float) -> None:
     if browser_started_launch(state):
         return
     app_services = services()
-    with app_services.database.session() as db:
-        pending = db.get(PendingAuthorization, state) if state and len(state) <= 128 else None
+    with app_services.database.transaction() as db:
+        pending = pending_state(db, state)
         if pending is not None and pending.used_at is None:
-            record_event(
+            append_event(
                 db, "launch.refused", now=now, ehr_name=pending.ehr_name, detail="callback from another browser"
             )
     if pending is None or pending.used_at is not None:
@@ -413,9 +414,7 @@ def _refuse_other_browser(state: str, now: float) -> None:
     )
 
 
-def _refuse_missing_identity(
-    registration: EhrRegistration, pending: PendingAuthorization, id_token: str | None
-) -> None:
+def _refuse_missing_identity(registration: EhrRegistration, pending: PendingState, id_token: str | None) -> None:
     """Refuse a token response without the id_token that `openid fhirUser` asked for, unless the EHR's
     registration says it never issues one (quirk `no_id_token`; the launch then has no user identity).
 
@@ -473,35 +472,34 @@ def _store_launch(
     token: Any,
     patient_id: str,
     fhir_user: str | None,
-    pending: PendingAuthorization,
+    pending: PendingState,
     now: float,
 ) -> str:
+    """Store the launch, its tokens and its audit event in one transaction (and the browser session, when the
+    callback's browser has none)."""
     app_services = services()
-    session_hash = current_session_hash() or ensure_session()
     banner = token.context.get("need_patient_banner")
     encounter = token.context.get("encounter")
     launch_id = new_launch_id()
     context = {k: v for k, v in token.context.items() if k not in ("patient", "encounter", "need_patient_banner")}
-    with app_services.database.session() as db:
-        db.add(
-            Launch(
-                id=launch_id,
-                session_hash=session_hash,
-                ehr_name=registration.name,
-                iss=registration.iss,
-                mode="smart",
-                patient_id=patient_id,
-                encounter_id=encounter if isinstance(encounter, str) and FHIR_ID.match(encounter) else None,
-                fhir_user=fhir_user,
-                need_patient_banner=banner if isinstance(banner, bool) else True,
-                granted_scope=token.scope if token.scope is not None else pending.requested_scope,
-                token_endpoint=configuration.token_endpoint,
-                context_json=json.dumps(context),
-                created_at=now,
-            )
+    with app_services.database.transaction() as db:
+        insert_launch(
+            db,
+            id=launch_id,
+            session_hash=ensure_session(db),
+            ehr_name=registration.name,
+            iss=registration.iss,
+            mode="smart",
+            patient_id=patient_id,
+            encounter_id=encounter if isinstance(encounter, str) and FHIR_ID.match(encounter) else None,
+            fhir_user=fhir_user,
+            need_patient_banner=banner if isinstance(banner, bool) else True,
+            granted_scope=token.scope if token.scope is not None else pending.requested_scope,
+            token_endpoint=configuration.token_endpoint,
+            context_json=json.dumps(context),
+            created_at=now,
         )
-        db.flush()
-        save_tokens(
+        insert_tokens(
             db,
             app_services.cipher,
             launch_id,
@@ -511,7 +509,7 @@ def _store_launch(
             scope=token.scope or pending.requested_scope,
             now=now,
         )
-        record_event(
+        append_event(
             db,
             "launch.completed",
             now=now,
@@ -525,5 +523,5 @@ def _store_launch(
 
 def _audit(registration: EhrRegistration, event: str, detail: str) -> None:
     app_services = services()
-    with app_services.database.session() as db:
-        record_event(db, event, now=app_services.clock(), ehr_name=registration.name, detail=detail)
+    with app_services.database.transaction() as db:
+        append_event(db, event, now=app_services.clock(), ehr_name=registration.name, detail=detail)

@@ -16,8 +16,9 @@ from flask import current_app, g
 from smart_app.config import EhrRegistration
 from smart_app.fhir.client import FhirClient
 from smart_app.fhir.scopes import ScopeCapabilities, capabilities_from_grant
-from smart_app.store.launches import get_launch
-from smart_app.web.browser_session import current_session_hash
+from smart_app.store.clinicians import Clinician
+from smart_app.store.launches import LaunchRecord, find_launch
+from smart_app.web.browser_session import remember_live_session, session_cookie_hash
 from smart_app.web.errors import AppError
 from smart_app.web.services import services
 
@@ -39,6 +40,7 @@ class LaunchContext:
     granted_scope: str
     capabilities: ScopeCapabilities
     context: dict[str, Any] = field(default_factory=dict)
+    clinician: Clinician | None = None  # as kept for this launch (None: not read from the EHR yet)
 
     @property
     def is_open(self) -> bool:
@@ -86,6 +88,16 @@ def close_fhir_clients(_error: BaseException | None = None) -> None:
         client.close()
 
 
+def launch_record(launch_id: str) -> LaunchRecord | None:
+    """The launch row for this request (read once per request: the view, the page header and the audit hook all
+    ask), with its session's expiry and its clinician, in one query."""
+    records: dict[str, LaunchRecord | None] = g.setdefault("launch_records", {})
+    if launch_id not in records:
+        with services().database.transaction() as db:
+            records[launch_id] = find_launch(db, launch_id)
+    return records[launch_id]
+
+
 def load_launch_context(launch_id: str) -> LaunchContext:
     """The launch for this request.
 
@@ -93,9 +105,16 @@ def load_launch_context(launch_id: str) -> LaunchContext:
         AppError: 404 unknown launch; 403 the launch belongs to another browser session (or the cookie is gone);
             401 the launch's EHR is no longer registered.
     """
+    contexts: dict[str, LaunchContext] = g.setdefault("launch_contexts", {})
+    known = contexts.get(launch_id)
+    if known is None:
+        known = contexts[launch_id] = _checked_context(launch_id)
+    return known
+
+
+def _checked_context(launch_id: str) -> LaunchContext:
     app_services = services()
-    with app_services.database.session() as db:
-        launch = get_launch(db, launch_id)
+    launch = launch_record(launch_id)
     if launch is None:
         raise AppError(
             404,
@@ -105,8 +124,11 @@ def load_launch_context(launch_id: str) -> LaunchContext:
             relaunch=True,
             issue_code="not-found",
         )
-    session_hash = current_session_hash()
-    if session_hash is None or session_hash != launch.session_hash:
+    # The launch's own session row came with the launch: this browser's cookie must be that session, still live.
+    session_live = launch.session_expires_at is not None and launch.session_expires_at > app_services.clock()
+    if session_live and session_cookie_hash() == launch.session_hash:
+        remember_live_session(launch.session_hash)
+    else:
         raise AppError(
             403,
             "launch-not-yours",
@@ -143,4 +165,5 @@ def load_launch_context(launch_id: str) -> LaunchContext:
         granted_scope=launch.granted_scope,
         capabilities=capabilities,
         context=launch.context,
+        clinician=launch.clinician,
     )

@@ -21,6 +21,7 @@ from flask import Flask, current_app
 
 from smart_app.config import ConfigError, EhrRegistry
 from smart_app.fhir.discovery import DiscoveryCache, SmartConfiguration, fetch_smart_configuration
+from smart_app.fhir.http_session import EnvironmentOnceSession
 from smart_app.fhir.id_token import JwksCache, fetch_jwks
 from smart_app.fhir.lenient import DEFAULT_VERDICT_CACHE_SIZE, VERDICTS
 from smart_app.fhir.signing_keys import SigningKey, SigningKeyError, generate_signing_key, signing_key_from_jwk
@@ -84,7 +85,7 @@ def init_services(app: Flask) -> AppServices:
     for registration in registry:
         if not registration.open:
             registration.oauth_client(signing_keys)  # fail at startup, not at the first launch
-    http = requests.Session()
+    http: requests.Session = EnvironmentOnceSession()
     discovery = DiscoveryCache(
         lambda iss: fetch_smart_configuration(iss, session=http),
         ttl_seconds=float(config["DISCOVERY_CACHE_SECONDS"]),

@@ -64,8 +64,25 @@ class TokenService:
     locks: RefreshLocks = field(default_factory=RefreshLocks)
 
     def source(self, launch_id: str) -> Callable[[], str]:
-        """The zero-argument callable `FhirClient(token_source=…)` expects, bound to one launch."""
-        return lambda: self.access_token(launch_id)
+        """The zero-argument callable `FhirClient(token_source=…)` expects, bound to one launch.
+
+        The source remembers the tokens it loaded while they stay fresh, so the FHIR calls of one client (one
+        request) read and decrypt them once; a token due for refresh is always looked up and refreshed as before.
+        """
+        remembered: list[StoredTokens] = []
+
+        def access_token() -> str:
+            if remembered and self._fresh(remembered[0]):
+                return remembered[0].access_token
+            remembered.clear()
+            tokens = self._load(launch_id)
+            if self._fresh(tokens):
+                remembered.append(tokens)
+                return tokens.access_token
+            with self.locks.for_launch(launch_id):
+                return self._refresh_under_row_lock(launch_id)
+
+        return access_token
 
     def access_token(self, launch_id: str) -> str:
         """A valid access token for the launch, refreshed first when it expires within the skew.
@@ -109,7 +126,7 @@ class TokenService:
 
     def _load(self, launch_id: str) -> StoredTokens:
         try:
-            with self.database.session() as db:
+            with self.database.transaction() as db:
                 tokens = load_tokens(db, self.cipher, launch_id)
         except TokenDecryptError as error:
             raise RelaunchRequired("the stored session can no longer be read") from error
