@@ -45,7 +45,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT_ROOT))
 
 from scripts.loadgen import processes, report  # noqa: E402
-from scripts.loadgen.driver import LoadgenRun, run_clinicians  # noqa: E402
+from scripts.loadgen.driver import Loadgen, LoadgenRun  # noqa: E402
 from scripts.loadgen.setups import (  # noqa: E402
     PATIENTS,
     SandboxProxy,
@@ -130,6 +130,7 @@ def self_cpu() -> float:
 
 
 def run_round(
+    loadgen: Loadgen,
     sandbox: SandboxProxy,
     setup: Setup,
     patients: list[Any],
@@ -147,7 +148,7 @@ def run_round(
         samples[moment] = {**cpu_sample(sandbox, setup), "bench (python)": self_cpu()}
 
     job = loadgen_job(sandbox, setup, patients, clinicians, days, launch_only=launch_only)
-    run = run_clinicians(job, on_ready=lambda pid: sample("before"), on_done=lambda: sample("after"))
+    run = loadgen.run(job, on_ready=lambda pid: sample("before"), on_done=lambda: sample("after"))
     cpu = report.cpu_ms_per_flow(samples["before"], samples["after"], clinicians)
     cpu.pop("total")
     cpu[LOADGEN] = round(run.cpu_ms / clinicians, 1)
@@ -168,7 +169,8 @@ def run_round(
         "cpu_ms_per_flow": cpu,
         "app_cpu_s_per_flow": round(app / 1000, 3),
         "sandbox_cpu_s_per_flow": round(sandbox_ms / 1000, 3),
-        "load_generator_process_cpu_ms": run.process_cpu_ms,
+        "requests_per_flow": round(run.requests / clinicians, 1),
+        "connections_per_flow": round(run.connections / clinicians, 1),
         "postgres_connections_per_flow": (
             round((postgres_sessions(setup) - sessions_before) / clinicians, 1) if setup.database_url else None
         ),
@@ -177,7 +179,12 @@ def run_round(
 
 
 def warm_up(
-    sandbox: SandboxProxy, setup: Setup, patients: list[Any], days: PlannedDays, max_waves: int = 6
+    loadgen: Loadgen,
+    sandbox: SandboxProxy,
+    setup: Setup,
+    patients: list[Any],
+    days: PlannedDays,
+    max_waves: int = 6,
 ) -> dict[str, Any]:
     """Whole flows in concurrent waves (2 per worker, at least 4) until every gunicorn worker of every instance has
     used at least half the app CPU of a whole flow (more than a launch costs), so none starts the measured round
@@ -189,7 +196,7 @@ def warm_up(
     waves: list[dict[str, Any]] = []
     used: dict[int, float] = {}
     while len(waves) < max_waves:
-        waves.append(run_round(sandbox, setup, patients, flows_per_wave, days))
+        waves.append(run_round(loadgen, sandbox, setup, patients, flows_per_wave, days))
         table = processes.process_table()
         used = {pid: processes.tree_cpu(table, pid) - start[pid] for pid in workers}
         app_ms_per_flow = 1000 * waves[-1]["app_cpu_s_per_flow"]
@@ -208,7 +215,7 @@ def warm_up(
 
 
 def profile_steps(
-    sandbox: SandboxProxy, setup: Setup, patients: list[Any], flows: int, days: PlannedDays
+    loadgen: Loadgen, sandbox: SandboxProxy, setup: Setup, patients: list[Any], flows: int, days: PlannedDays
 ) -> dict[str, Any]:
     """CPU ms per step of every process, from `flows` flows one after another: nothing else of the benchmark runs,
     so every CPU tick of its processes between two steps belongs to that step. The load generator waits at each
@@ -225,7 +232,7 @@ def profile_steps(
         last.update(now)
 
     job = loadgen_job(sandbox, setup, patients, flows, days, sequential=True, probes=True)
-    run: LoadgenRun = run_clinicians(job, on_ready=loadgen_pid.append, on_probe=probe)
+    run: LoadgenRun = loadgen.run(job, on_ready=loadgen_pid.append, on_probe=probe)
     per_step = {}
     for step, deltas in spent.items():
         roles = deltas[0].keys()
@@ -272,8 +279,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"sandbox: FHIR {sandbox.fhir_base} ({args.delay_ms} ms per request, tokens required)", flush=True)
         for name in args.setups.split(","):
             setup = start_setup(name, sandbox, work, workers=args.workers, threads=args.threads)
+            loadgen = Loadgen()
             try:
-                warm = warm_up(sandbox, setup, patients, days)
+                warm = warm_up(loadgen, sandbox, setup, patients, days)
                 print(
                     f"\n[{name}] warm-up: {warm['waves']} waves, {warm['flows']} flows, {warm['errors']} errors "
                     f"{warm['error_kinds'] or ''}; CPU ms per worker {warm['worker_cpu_ms']}"
@@ -282,14 +290,16 @@ def main(argv: list[str] | None = None) -> int:
                     flush=True,
                 )
                 if args.profile:
-                    profile = profile_steps(sandbox, setup, patients, args.profile, days)
+                    profile = profile_steps(loadgen, sandbox, setup, patients, args.profile, days)
                     all_results.append(profile)
                     report.print_profile(profile)
                     continue
                 for clinicians in counts:
                     rounds = []
                     for number in range(1, args.rounds + 1):
-                        summary = run_round(sandbox, setup, patients, clinicians, days, args.launch_only, number)
+                        summary = run_round(
+                            loadgen, sandbox, setup, patients, clinicians, days, args.launch_only, number
+                        )
                         rounds.append(summary)
                         report.print_round(summary)
                     all_results += rounds
@@ -301,6 +311,7 @@ def main(argv: list[str] | None = None) -> int:
                     if clinicians == report.GOAL_CLINICIANS:
                         goal[name] = rounds
             finally:
+                loadgen.close()
                 setup.stop()
     finally:
         sandbox.stop()

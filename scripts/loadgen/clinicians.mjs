@@ -3,10 +3,11 @@
 // fragment when the page names one, then (unless launch-only) the checklist with the check run and "Save draft
 // order". No retries: every failure is reported with its step and side (app or sandbox).
 //
-// Protocol (JSON lines): stdin's first line is the job; we answer {"event":"ready"} and wait for a line (the
-// caller samples CPU), then start every clinician at once (or one after another when `sequential`). With
-// `probes`, we print {"event":"probe","step":...} at the start of each flow and after each step and wait for a
-// line before going on. Last: {"event":"done","results":[...],"cpu_ms":...} (CPU of this process in the round).
+// Protocol (JSON lines): each line on stdin is a job (one process serves a whole benchmark, so its JIT is warm
+// after the warm-up like a browser's); we answer {"event":"ready"} and wait for a line (the caller samples CPU),
+// then start every clinician at once (or one after another when `sequential`). With `probes`, we print
+// {"event":"probe","step":...} at the start of each flow and after each step and wait for a line before going
+// on. Then {"event":"done","results":[...],"cpu_ms":...} (CPU of this process in the round). EOF ends.
 import readline from 'node:readline';
 import { performance } from 'node:perf_hooks';
 import { Browser, traffic } from './browser.mjs';
@@ -18,6 +19,11 @@ async function nextLine() {
   const { value, done } = await input.next();
   if (done) throw new Error('stdin closed');
   return value;
+}
+
+async function nextJob() {
+  const { value, done } = await input.next();
+  return done ? null : JSON.parse(value);
 }
 
 function emit(event) {
@@ -103,10 +109,10 @@ async function flow(job, clinician, probe) {
   }
 }
 
-async function main() {
-  const job = JSON.parse(await nextLine());
+async function run(job) {
   const probe = job.probes ? (step) => handshake({ event: 'probe', step }) : async () => {};
   await handshake({ event: 'ready' });
+  const before = { ...traffic };
   const cpuBefore = process.cpuUsage();
   const wallStarted = performance.now();
   let results;
@@ -123,11 +129,13 @@ async function main() {
     wall_s: seconds(wallStarted),
     cpu_ms: Math.round((cpu.user + cpu.system) / 100) / 10,
     cpu_user_ms: Math.round(cpu.user / 100) / 10,
-    ...traffic,
-    startup_cpu_ms: Math.round((cpuBefore.user + cpuBefore.system) / 100) / 10,
+    requests: traffic.requests - before.requests,
+    connections: traffic.connections - before.connections,
   });
-  input.return?.();
-  process.stdin.destroy();
+}
+
+async function main() {
+  for (let job = await nextJob(); job !== null; job = await nextJob()) await run(job);
 }
 
 main().catch((error) => {

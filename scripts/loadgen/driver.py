@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import shutil
 import subprocess
 import tempfile
@@ -27,59 +26,78 @@ class LoadgenRun:
     results: list[dict[str, Any]]  # per clinician: {"timings": {step: seconds}, "error": str | None}
     wall_s: float
     cpu_ms: float  # the load generator's CPU from the start of the round to its end
-    process_cpu_ms: float  # its whole process, Node's start-up included
+    requests: int
+    connections: int
 
 
-def run_clinicians(
-    job: dict[str, Any],
-    *,
-    on_ready: Callable[[int], None] = lambda pid: None,
-    on_probe: Callable[[str], None] = lambda step: None,
-    on_done: Callable[[], None] = lambda: None,
-) -> LoadgenRun:
-    """Run one job (see clinicians.mjs); `on_ready(pid)` just before the clinicians start, `on_probe(step)` at each
-    probe (when `job["probes"]`), `on_done()` as soon as the last one finished, before the process exits."""
-    node = shutil.which("node")
-    if node is None:
-        raise LoadgenError("node is not installed (the load generator needs Node.js 20 or later)")
-    children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    with tempfile.TemporaryFile() as stderr:
-        process = subprocess.Popen(
-            [node, *os.environ.get("LOADGEN_NODE_ARGS", "").split(), str(LOADGEN)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=stderr,
-            text=True,
+class Loadgen:
+    """One load generator process for many jobs (its JIT warms up with the warm-up, as a browser's would)."""
+
+    def __init__(self) -> None:
+        node = shutil.which("node")
+        if node is None:
+            raise LoadgenError("node is not installed (the load generator needs Node.js 20 or later)")
+        self.stderr = tempfile.TemporaryFile()  # noqa: SIM115 (lives as long as the process; closed by close())
+        command = [node, *os.environ.get("LOADGEN_NODE_ARGS", "").split(), str(LOADGEN)]
+        self.process = subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr, text=True
         )
-        assert process.stdin is not None and process.stdout is not None
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def run(
+        self,
+        job: dict[str, Any],
+        *,
+        on_ready: Callable[[int], None] = lambda pid: None,
+        on_probe: Callable[[str], None] = lambda step: None,
+        on_done: Callable[[], None] = lambda: None,
+    ) -> LoadgenRun:
+        """Run one job (see clinicians.mjs); `on_ready(pid)` just before the clinicians start, `on_probe(step)` at
+        each probe (when `job["probes"]`), `on_done()` as soon as the last one finished."""
+        stdin, stdout = self.process.stdin, self.process.stdout
+        assert stdin is not None and stdout is not None
         try:
-            process.stdin.write(json.dumps(job) + "\n")
-            process.stdin.flush()
-            done: dict[str, Any] | None = None
-            for line in process.stdout:
+            self.send(json.dumps(job))
+            for line in stdout:
                 event = json.loads(line)
                 if event["event"] == "done":
                     on_done()
-                    done = event
-                    break
+                    return LoadgenRun(
+                        event["results"], event["wall_s"], event["cpu_ms"], event["requests"], event["connections"]
+                    )
                 if event["event"] == "ready":
-                    on_ready(process.pid)
+                    on_ready(self.process.pid)
                 else:
                     on_probe(event["step"])
-                process.stdin.write("\n")
-                process.stdin.flush()
-            process.stdin.close()
-            returncode = process.wait(timeout=60)
-        except BaseException:
-            process.kill()
-            process.wait()
-            raise
-        if done is None or returncode != 0:
-            stderr.seek(0)
-            tail = stderr.read().decode(errors="replace")[-2000:]
-            raise LoadgenError(f"the load generator exited {returncode}: {tail}")
-    children_after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    process_cpu = (children_after.ru_utime + children_after.ru_stime) - (
-        children_before.ru_utime + children_before.ru_stime
-    )
-    return LoadgenRun(done["results"], done["wall_s"], done["cpu_ms"], round(1000 * process_cpu, 1))
+                self.send("")
+        except (OSError, ValueError) as error:
+            raise LoadgenError(f"the load generator failed: {error}; {self.stderr_tail()}") from error
+        raise LoadgenError(f"the load generator exited {self.process.wait()}: {self.stderr_tail()}")
+
+    def send(self, line: str) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(line + "\n")
+        self.process.stdin.flush()
+
+    def stderr_tail(self) -> str:
+        self.stderr.seek(0)
+        return self.stderr.read().decode(errors="replace")[-2000:]
+
+    def close(self) -> None:
+        if self.process.stdin is not None and not self.process.stdin.closed:
+            self.process.stdin.close()
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.stderr.close()
+
+    def __enter__(self) -> Loadgen:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -67,7 +67,8 @@ def print_round(summary: dict[str, Any]) -> None:
     print(
         f"[{summary['setup']}] {summary['clinicians']} clinicians, round {summary['round']}: {summary['wall_s']} s, "
         f"{summary['flows_per_s']} flows/s, {summary['errors']} errors {summary['error_kinds'] or ''} "
-        f"({summary['mode']}; load average before 1/5/15 min {load}"
+        f"({summary['mode']}; {summary['requests_per_flow']:g} requests and {summary['connections_per_flow']:g} "
+        f"connections per {per}; load average before 1/5/15 min {load}"
         + (f"; new PostgreSQL connections per flow {connections}" if connections is not None else "")
         + ")",
         flush=True,
