@@ -68,6 +68,12 @@ class AuthServerHandle:
     def switches(self) -> Switches:
         return self._state.switches
 
+    @property
+    def introspections(self) -> int:
+        """Introspection requests answered since start (each FHIR request the FHIR server could not answer from
+        its cache of introspection answers costs one)."""
+        return self._state.introspections
+
     def register_client(self, registration: ClientRegistration) -> None:
         self._state.store.register_app(registration)
 
@@ -92,6 +98,7 @@ class AuthServerHandle:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
+        self._state.close()
 
     def __enter__(self) -> AuthServerHandle:
         return self
