@@ -9,8 +9,8 @@ from typing import Any
 
 from .client_assertion import ClientKeys
 from .patients import PatientDirectory
-from .revocation_notice import RevocationNotifier, notice_url_for
 from .records import DEFAULT_ACCESS_TOKEN_LIFETIME, GrantContext, SandboxUser, TokenRecord
+from .revocation_notice import RevocationNotifier, notice_url_for
 from .signing import SigningKey
 from .store import MemoryStore, new_secret_value
 from .switches import DEFAULT_SWITCHES, Switches
