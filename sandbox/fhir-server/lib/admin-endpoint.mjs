@@ -3,11 +3,15 @@
 //   GET|POST /admin/config     {"requireAuth": bool, "delayMs": int, "defaultCount": int} (POST changes the keys given)
 //   GET /admin/stats           {"requests": n, "withAuthorization": m} FHIR requests since the last stats reset
 //   POST /admin/stats/reset
+//   GET /admin/introspection   {"introspections": n, "cacheHits": m, "revocations": r, "cached": c} since start
+//   POST /admin/introspection/revoke   {"tokenHashes": [sha256 hex, ...]}: the authorization server's revocation
+//                              notice; those tokens are refused at once (see introspection.mjs)
 import { HttpError, readBody, sendJson } from './http-util.mjs';
 
 const LOOPBACK_ADDRESSES = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
 const JSON_TYPE = 'application/json';
 const MAX_DELAY_MS = 60_000;
+const TOKEN_HASH = /^[0-9a-f]{64}$/;
 
 export class AdminEndpoint {
   /**
@@ -57,6 +61,10 @@ export class AdminEndpoint {
         return this.config();
       case 'GET /admin/stats':
         return { ...this.stats };
+      case 'GET /admin/introspection':
+        return this.introspector ? this.introspector.cacheStats() : {};
+      case 'POST /admin/introspection/revoke':
+        return this.revoke(await readJsonObject(req));
       case 'POST /admin/stats/reset':
         this.stats.requests = 0;
         this.stats.withAuthorization = 0;
@@ -64,6 +72,15 @@ export class AdminEndpoint {
       default:
         throw new HttpError(404, 'not-found', `No admin endpoint ${route}`);
     }
+  }
+
+  revoke(notice) {
+    const hashes = notice.tokenHashes;
+    if (!Array.isArray(hashes) || !hashes.every((hash) => typeof hash === 'string' && TOKEN_HASH.test(hash))) {
+      throw new HttpError(400, 'invalid', 'tokenHashes must be a list of SHA-256 hashes (64 hex digits)');
+    }
+    this.introspector?.revoke(hashes);
+    return { revoked: hashes.length };
   }
 
   config() {

@@ -134,7 +134,5 @@ class SandboxRevocationEndpoint(RevocationEndpoint):  # type: ignore[misc]
         return state
 
     def revoke_token(self, token: TokenRecord, request: Any) -> None:
-        if request.form.get("token") == token.refresh_token:
-            token.revoke()
-        else:
-            token.access_revoked = True
+        refresh_too = request.form.get("token") == token.refresh_token
+        self._sandbox().store.revoke(token, refresh_too=refresh_too)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import importlib
 import logging
+import threading
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +20,7 @@ FHIR_JSON = "application/fhir+json"
 PAGE_SIZE = 100
 MAX_PAGES = 20
 TIMEOUT = (5.0, 30.0)
+KNOWN_PATIENT_SECONDS = 60.0
 
 
 class PatientDirectoryError(RuntimeError):
@@ -33,9 +36,19 @@ class PatientRow:
 
 
 class PatientDirectory:
+    """Reads patients over one keep-alive session. Patient ids seen on the server (read or listed) are remembered
+    for KNOWN_PATIENT_SECONDS, so a burst of EHR launches does not cost a FHIR read each; an id not remembered is
+    always asked for, so a patient created after the seed launches at once."""
+
     def __init__(self, fhir_base: str, token_source: Callable[[], str]) -> None:
         self._fhir_base = fhir_base.rstrip("/")
         self._token_source = token_source
+        self._session = requests.Session()
+        self._known: dict[str, float] = {}  # patient id -> monotonic time until which it counts as existing
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        self._session.close()
 
     def list_patients(self) -> list[PatientRow]:
         """Every patient on the server (up to MAX_PAGES pages), sorted by name, with seed scenario labels."""
@@ -50,22 +63,45 @@ class PatientDirectory:
                 resource = entry.get("resource") or {}
                 if resource.get("resourceType") == "Patient" and resource.get("id"):
                     rows.append(_row(resource, labels))
+                    self._remember(str(resource["id"]))
             url = self._next_link(bundle)
         return sorted(rows, key=lambda row: (row.name.lower(), row.id))
 
     def exists(self, patient_id: str) -> bool:
         if not patient_id or "/" in patient_id:
             return False
+        if self._is_known(patient_id):
+            return True
         try:
             resource = self._get_json(f"{self._fhir_base}/Patient/{quote(patient_id, safe='')}")
         except PatientDirectoryError:
             return False
-        return resource.get("resourceType") == "Patient"
+        found = resource.get("resourceType") == "Patient" and resource.get("id") == patient_id
+        if found:
+            self._remember(patient_id)
+        return found
+
+    def _is_known(self, patient_id: str) -> bool:
+        with self._lock:
+            until = self._known.get(patient_id)
+            if until is None:
+                return False
+            if until < time.monotonic():
+                del self._known[patient_id]
+                return False
+            return True
+
+    def _remember(self, patient_id: str) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if len(self._known) > 10_000:
+                self._known = {pid: until for pid, until in self._known.items() if until >= now}
+            self._known[patient_id] = now + KNOWN_PATIENT_SECONDS
 
     def _get_json(self, url: str) -> dict[str, Any]:
         headers = {"Accept": FHIR_JSON, "Authorization": f"Bearer {self._token_source()}"}
         try:
-            response = requests.get(url, headers=headers, timeout=TIMEOUT)
+            response = self._session.get(url, headers=headers, timeout=TIMEOUT)
         except requests.RequestException as error:
             raise PatientDirectoryError(f"The FHIR server at {self._fhir_base} is not reachable.") from error
         if response.status_code != 200:

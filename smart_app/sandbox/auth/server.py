@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any
-
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from ..constants import SANDBOX_PRACTITIONER_ID
 from .app import create_auth_app
 from .records import DEFAULT_ACCESS_TOKEN_LIFETIME, GrantContext
 from .registration import ClientRegistration
+from .serving import LISTEN_BACKLOG as LISTEN_BACKLOG  # the tests read it here
+from .serving import BackgroundWsgiServer, path_only_access_log
 from .state import SandboxState
 from .switches import Switches
 
@@ -24,14 +23,6 @@ DEFAULT_FHIR_USER = f"Practitioner/{SANDBOX_PRACTITIONER_ID}"
 TEST_CLIENT_ID = "sandbox-tests"
 
 
-class _PathOnlyRequestHandler(WSGIRequestHandler):
-    """Logs method, path and status only: query strings (state, launch, codes in redirects) never reach the log."""
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        path = self.path.split("?", 1)[0]
-        log.info("%s %s %s", self.command, path, code)
-
-
 def _unused_wsgi_app(environ: Any, start_response: Any) -> list[bytes]:
     start_response("503 Service Unavailable", [("Content-Type", "text/plain")])
     return [b"starting"]
@@ -40,13 +31,10 @@ def _unused_wsgi_app(environ: Any, start_response: Any) -> list[bytes]:
 class AuthServerHandle:
     """A running sandbox authorization server. `base_url` is its issuer (e.g. `http://127.0.0.1:8081`)."""
 
-    def __init__(self, server: BaseWSGIServer, state: SandboxState) -> None:
+    def __init__(self, server: BackgroundWsgiServer, state: SandboxState) -> None:
         self._server = server
         self._state = state
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.1}, name="sandbox-auth-server", daemon=True
-        )
-        self._thread.start()
+        server.start()
 
     @property
     def base_url(self) -> str:
@@ -67,6 +55,12 @@ class AuthServerHandle:
     @property
     def switches(self) -> Switches:
         return self._state.switches
+
+    @property
+    def introspections(self) -> int:
+        """Introspection requests answered since start (each FHIR request the FHIR server could not answer from
+        its cache of introspection answers costs one)."""
+        return self._state.introspections
 
     def register_client(self, registration: ClientRegistration) -> None:
         self._state.store.register_app(registration)
@@ -89,9 +83,8 @@ class AuthServerHandle:
         return record.access_token
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        self._server.stop()
+        self._state.close()
 
     def __enter__(self) -> AuthServerHandle:
         return self
@@ -100,9 +93,6 @@ class AuthServerHandle:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
     ) -> None:
         self.stop()
-
-
-LISTEN_BACKLOG = 2048
 
 
 def start_auth_server(
@@ -116,16 +106,13 @@ def start_auth_server(
 ) -> AuthServerHandle:
     """Start the server; it accepts connections when this returns. `port=0` picks a free port."""
     _silence_token_logging()
-    server = make_server(host, port, _unused_wsgi_app, threaded=True, request_handler=_PathOnlyRequestHandler)
-    # werkzeug listens with a backlog of 128: a burst of more simultaneous EHR launches (the load benchmark starts
-    # 200 at once) overflowed it and the kernel reset the extra connections. Listening again raises the backlog.
-    server.socket.listen(LISTEN_BACKLOG)
+    server = BackgroundWsgiServer(host, port, _unused_wsgi_app)  # listening now, with a backlog for bursts
     state = SandboxState(issuer=f"http://{host}:{server.port}", fhir_base=fhir_base, fhir_user=fhir_user)
     for client_id, secret in resource_servers.items():
         state.store.register_resource_server(client_id, secret)
     for registration in clients:
         state.store.register_app(registration)
-    server.app = create_auth_app(state)
+    server.set_app(path_only_access_log(create_auth_app(state)))
     return AuthServerHandle(server, state)
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from .client_assertion import ClientKeys
 from .patients import PatientDirectory
 from .records import DEFAULT_ACCESS_TOKEN_LIFETIME, GrantContext, SandboxUser, TokenRecord
+from .revocation_notice import RevocationNotifier, notice_url_for
 from .signing import SigningKey
 from .store import MemoryStore, new_secret_value
 from .switches import DEFAULT_SWITCHES, Switches
@@ -28,6 +29,9 @@ class SandboxState:
         self.client_keys = ClientKeys()
         self.signing = SigningKey()
         self.patients = PatientDirectory(self.fhir_base, self.internal_token)
+        self.revocation_notices = RevocationNotifier(notice_url_for(self.fhir_base))
+        self.store.on_access_revoked(self.revocation_notices.notify)
+        self._introspections = 0
         self._lock = threading.Lock()
         self._switches = DEFAULT_SWITCHES
         self._internal: TokenRecord | None = None
@@ -43,6 +47,20 @@ class SandboxState:
     def fhir_user_url(self) -> str:
         """The user's fhirUser as an absolute URL on the FHIR server."""
         return f"{self.fhir_base}/{self.user.fhir_user}"
+
+    @property
+    def introspections(self) -> int:
+        """How many introspection requests this server has answered (tests see the FHIR server's cache work)."""
+        with self._lock:
+            return self._introspections
+
+    def count_introspection(self) -> None:
+        with self._lock:
+            self._introspections += 1
+
+    def close(self) -> None:
+        self.patients.close()
+        self.revocation_notices.close()
 
     # switches
 

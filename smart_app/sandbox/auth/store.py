@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 import threading
 import time
+from collections.abc import Callable
 
 from .records import (
     AuthorizationCodeRecord,
@@ -32,6 +33,12 @@ class MemoryStore:
         self._access: dict[str, TokenRecord] = {}
         self._refresh: dict[str, TokenRecord] = {}
         self._jtis: dict[tuple[str, str], float] = {}
+        self._on_access_revoked: Callable[[list[str]], None] = lambda tokens: None
+
+    def on_access_revoked(self, listener: Callable[[list[str]], None]) -> None:
+        """Call `listener` with the access tokens just revoked (outside the store's lock), e.g. to tell the FHIR
+        server, which caches introspection answers."""
+        self._on_access_revoked = listener
 
     # clients
 
@@ -110,12 +117,21 @@ class MemoryStore:
         with self._lock:
             return self._refresh.get(token)
 
+    def revoke(self, record: TokenRecord, *, refresh_too: bool) -> None:
+        """Revoke the access token (and its refresh token when `refresh_too`)."""
+        with self._lock:
+            record.access_revoked = True
+            if refresh_too:
+                record.refresh_revoked = True
+        self._on_access_revoked([record.access_token])
+
     def revoke_tokens_from_code(self, code: str) -> None:
         """RFC 6749 §4.1.2: a code presented twice revokes what it already bought."""
         with self._lock:
-            for record in self._access.values():
-                if record.code == code:
-                    record.revoke()
+            revoked = [record for record in self._access.values() if record.code == code]
+            for record in revoked:
+                record.revoke()
+        self._on_access_revoked([record.access_token for record in revoked])
 
     def revoke_all_refresh_tokens(self) -> None:
         with self._lock:

@@ -144,6 +144,7 @@ def token() -> Any:
 
 @bp.post("/introspect")
 def introspect() -> Any:
+    sandbox().count_introspection()
     return oauth_server().create_endpoint_response("introspection")
 
 
