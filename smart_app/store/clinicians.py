@@ -6,9 +6,11 @@ A launch whose user could not be read keeps a row with empty fields, so the EHR 
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 from sqlalchemy import String, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from smart_app.store.db import Base, Database
@@ -53,8 +55,9 @@ class ClinicianStore:
             return Clinician(row.reference, row.name, row.npi) if row else None
 
     def keep(self, launch_id: str, clinician: Clinician) -> None:
-        """Keep the clinician of a launch (replaces an earlier row: two tabs racing store the same thing)."""
-        with self.database.session() as session:
+        """Keep the clinician of a launch (replaces an earlier row: two tabs racing store the same thing, so
+        the loser of a race to insert the first row keeps the winner's)."""
+        with contextlib.suppress(IntegrityError), self.database.session() as session:
             row = session.get(ClinicianRow, launch_id) or ClinicianRow(launch_id=launch_id)
             row.reference, row.name, row.npi = clinician.reference, clinician.name[:512], clinician.npi[:32]
             session.add(row)
