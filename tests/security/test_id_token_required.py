@@ -13,7 +13,7 @@ import pytest
 from smart_app.store.audit import events
 from smart_app.store.launches import Launch
 from tests.web.conftest import Browser, RunningApp, smart_app
-from tests.web.flows import ehr_launch
+from tests.web.flows import ehr_launch, load_summary
 
 
 @pytest.fixture
@@ -53,6 +53,7 @@ def test_a_registration_that_says_no_id_token_continues_without_a_user_and_says_
     assert page.status_code == 200, page.text
     assert "The EHR did not say who you are" in page.text
     assert "data-clinician" not in page.text  # no named user in the header
+    assert "data-summary-clinician" not in load_summary(browser, page).text
     launch_id = app_for_ehr_without_id_tokens.launch_id_of(page.url)
     with app_for_ehr_without_id_tokens.services.database.session() as db:
         launch = db.get(Launch, launch_id)
@@ -62,6 +63,7 @@ def test_a_registration_that_says_no_id_token_continues_without_a_user_and_says_
     auth_server.set_switches(omit_id_token=False)
     with Browser() as second_browser:
         second = ehr_launch(second_browser, app_for_ehr_without_id_tokens, auth_server, patients[1])
-    assert second.status_code == 200, second.text
-    assert "data-clinician" in second.text  # the clinician, by name, in the header
-    assert "did not say who you are" not in second.text
+        assert second.status_code == 200, second.text
+        summary = load_summary(second_browser, second).text
+    assert "data-summary-clinician" in summary  # the clinician, by name, for the header
+    assert "did not say who you are" not in second.text + summary

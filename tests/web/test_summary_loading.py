@@ -111,7 +111,9 @@ def test_the_fragment_is_the_whole_summary_twice_and_for_a_second_patient(
     for name in (FIRST, SECOND):
         patient = mine[name]
         page = ehr_launch(browser, app_server, auth_server, patient.id)
-        fragment = load_summary(browser, page).text
+        loaded = load_summary(browser, page)
+        assert loaded.headers["Cache-Control"] == "no-store" and loaded.headers["Content-Type"].startswith("text/html")
+        fragment = loaded.text
         view = as_json(browser, page.url).json()
         assert view["patient"] == patient.id
         assert_whole_summary(fragment, view)
