@@ -69,6 +69,11 @@ DEFAULTS: dict[str, Any] = {
     # page saying so instead of holding the request for minutes.
     "FHIR_INTERACTIVE_DEADLINE_SECONDS": 20,
     "FHIR_INTERACTIVE_RETRIES": 1,
+    # Whole-record reads (the summary, the check) running at once in one worker process; the others wait their turn
+    # up to RECORD_READ_WAIT_SECONDS, then get 503 "busy" (smart_app/web/record_reads.py: sign-ins and pages are
+    # not held behind a burst of record reads, and the EHR sees at most workers x this many at once).
+    "RECORD_READS_PER_WORKER": 4,
+    "RECORD_READ_WAIT_SECONDS": 30,
     # Launch and session lifetimes (seconds).
     "LAUNCH_STATE_TTL_SECONDS": 600,
     "SESSION_TTL_SECONDS": 12 * 3600,

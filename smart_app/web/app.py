@@ -34,7 +34,15 @@ def build_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         app.config.from_mapping(test_config)
     app.config["PUBLIC_URL"] = check_public_url(app.config.get("PUBLIC_URL"))
 
-    from smart_app.web import browser_session, clinician, maintenance, rate_limits, request_limits, security
+    from smart_app.web import (
+        browser_session,
+        clinician,
+        maintenance,
+        rate_limits,
+        record_reads,
+        request_limits,
+        security,
+    )
     from smart_app.web.checklist import bp as checklist_bp
     from smart_app.web.errors import register_error_handlers
     from smart_app.web.launch import bp as launch_bp
@@ -55,6 +63,7 @@ def build_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     security.init_app(app)
     clinician.init_app(app)
     rate_limits.init_app(app)
+    record_reads.init_app(app)
     maintenance.init_app(app)
     register_error_handlers(app)
     app.register_blueprint(launch_bp)

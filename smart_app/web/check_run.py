@@ -25,6 +25,7 @@ from smart_app.store.drafts import DraftStore
 from smart_app.web.errors import AppError
 from smart_app.web.forms import CheckForm, read_check_form
 from smart_app.web.launch_context import LaunchContext
+from smart_app.web.record_reads import record_read_slot
 from smart_app.web.services import services
 from smart_app.workflow.check import run_check
 
@@ -62,24 +63,25 @@ def run_launch_check(
         raise ValueError("run_launch_check needs a valid form")
     if extra_answers is not None and not isinstance(extra_answers, Mapping):
         raise InvalidRequest("answers must be a JSON object keyed by criterion id")
-    started = time.perf_counter()
-    record = fetch_patient_record(context.fhir_client(), context.patient_id, readable_types=context.readable_types)
-    fetched = time.perf_counter()
-    resources = list(record.resources)
-    if record.patient is not None and not any(r.get("resourceType") == "Patient" for r in resources):
-        resources.insert(0, record.patient)
-    attestations = attestation_store().for_request(context.launch_id, form.key(), ehr=context.fhir_base)
-    answers = {**answers_of(attestations), **(extra_answers or {})}
-    result = run_check(
-        resources,
-        form.request,
-        as_of=form.as_of,
-        answers=answers or None,
-        skipped=record.skipped,
-        unreadable=record.unreadable,
-        payer_from_record=form.payer_from_record,
-        patient_id=context.patient_id,
-    )
+    with record_read_slot():  # sign-ins and pages are not held behind a burst of record reads
+        started = time.perf_counter()
+        record = fetch_patient_record(context.fhir_client(), context.patient_id, readable_types=context.readable_types)
+        fetched = time.perf_counter()
+        resources = list(record.resources)
+        if record.patient is not None and not any(r.get("resourceType") == "Patient" for r in resources):
+            resources.insert(0, record.patient)
+        attestations = attestation_store().for_request(context.launch_id, form.key(), ehr=context.fhir_base)
+        answers = {**answers_of(attestations), **(extra_answers or {})}
+        result = run_check(
+            resources,
+            form.request,
+            as_of=form.as_of,
+            answers=answers or None,
+            skipped=record.skipped,
+            unreadable=record.unreadable,
+            payer_from_record=form.payer_from_record,
+            patient_id=context.patient_id,
+        )
     return LaunchCheck(
         form=form,
         result=result,

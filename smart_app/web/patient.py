@@ -26,6 +26,7 @@ from smart_app.web.clinical_summary import ClinicalSummary, build_summary, check
 from smart_app.web.clinician import clinician_of
 from smart_app.web.errors import wants_json
 from smart_app.web.launch_context import LaunchContext, load_launch_context
+from smart_app.web.record_reads import record_read_slot
 from smart_app.web.services import services
 from smart_app.workflow.check import suggestion_for
 
@@ -93,8 +94,9 @@ def summary_page(launch_id: str) -> str:
 
 def read_summary(context: LaunchContext) -> tuple[dict[str, Any], PatientRecord]:
     """Read the record and build everything the summary shows, as data (the JSON answer), with the record."""
-    record = fetch_patient_record(context.fhir_client(), context.patient_id, readable_types=context.readable_types)
-    clinical, prefill = clinical_summary(context, record)
+    with record_read_slot():
+        record = fetch_patient_record(context.fhir_client(), context.patient_id, readable_types=context.readable_types)
+        clinical, prefill = clinical_summary(context, record)
     view = summary_view(context, record)
     view["clinical"] = clinical.to_json()
     view["checklist"] += f"?{prefill}" if prefill else ""

@@ -1,0 +1,69 @@
+"""At most `RECORD_READS_PER_WORKER` whole-record reads at once in one worker process; the others wait their turn.
+
+Why: a burst of launches (a clinic opening, fifty clinicians at eight o'clock) becomes as many record reads a
+moment later — the summary each page loads, then the checks. A record read costs tens of milliseconds of CPU here
+(JSON, validation, facts, the summary) and a batch of searches at the EHR. Unbounded, they share the worker's one
+core (the GIL) with the launches still signing in, so every sign-in waits behind every summary. Bounded, the short
+requests (sign-in, the page itself) go through at once and the record reads follow in turn, and the EHR never sees
+more than workers × this many record reads from us at the same moment. A read that cannot start within
+`RECORD_READ_WAIT_SECONDS` is answered 503 with words a clinician can act on (the page shows them in the summary
+area); nothing was read or written.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from flask import Flask, current_app
+
+from smart_app.web.errors import AppError
+
+EXTENSION = "spine_auth.record_reads"
+
+
+class RecordReadGate:
+    """A bounded semaphore with a wait limit: `with gate.slot(): ...` around a whole-record read."""
+
+    def __init__(self, slots: int, wait_seconds: float) -> None:
+        if slots < 1:
+            raise ValueError("RECORD_READS_PER_WORKER must be at least 1")
+        self.slots = slots
+        self.wait_seconds = wait_seconds
+        self._semaphore = threading.BoundedSemaphore(slots)
+
+    @contextmanager
+    def slot(self) -> Iterator[None]:
+        """Hold one slot for the duration of the block.
+
+        Raises:
+            AppError: 503 when no slot freed within the wait limit.
+        """
+        if not self._semaphore.acquire(timeout=self.wait_seconds):
+            raise AppError(
+                503,
+                "busy",
+                "The app is busy",
+                "Many records are being read right now, so this one did not start. Nothing was lost: reload the "
+                "page in a few seconds.",
+                issue_code="transient",
+            )
+        try:
+            yield
+        finally:
+            self._semaphore.release()
+
+
+def init_app(app: Flask) -> None:
+    app.extensions[EXTENSION] = RecordReadGate(
+        int(app.config["RECORD_READS_PER_WORKER"]), float(app.config["RECORD_READ_WAIT_SECONDS"])
+    )
+
+
+@contextmanager
+def record_read_slot() -> Iterator[None]:
+    """One slot of this worker's gate (see the module docstring) around a whole-record read and its processing."""
+    gate: RecordReadGate = current_app.extensions[EXTENSION]
+    with gate.slot():
+        yield
