@@ -6,6 +6,7 @@
 // table below the chart lists the same procedures and relief.
 (function () {
   function showError(area, title, message) {
+    bannerNotRead();
     var section = document.createElement("section");
     section.className = "error";
     section.setAttribute("role", "alert");
@@ -21,6 +22,7 @@
 
   // The app's error page for this request (same words as a full page): its `section.error`, heading demoted.
   function showErrorPage(area, status, html) {
+    bannerNotRead();
     var page = new DOMParser().parseFromString(html, "text/html");
     var error = page.querySelector("section.error");
     if (!error) {
@@ -35,6 +37,25 @@
     }
     error.setAttribute("data-summary-error", "");
     area.replaceChildren(document.importNode(error, true));
+  }
+
+  // The banner slot the page shows at once is filled with the Patient read with the record (or removed when the
+  // Patient could not be read, as before: no banner without a Patient).
+  function showBanner(area) {
+    var carried = area.querySelector("[data-summary-banner]");
+    var slot = document.querySelector("[data-banner-pending]");
+    var banner = carried ? carried.querySelector(".patient-banner") : null;
+    if (slot) {
+      if (banner) { slot.replaceWith(banner); } else { slot.remove(); }
+    }
+    if (carried) { carried.remove(); }
+  }
+
+  function bannerNotRead() {
+    var slot = document.querySelector("[data-banner-pending]");
+    if (!slot) { return; }
+    slot.setAttribute("aria-busy", "false");
+    slot.querySelector(".note").textContent = "The patient's name could not be read (see below).";
   }
 
   function showClinician(fragment) {
@@ -60,6 +81,7 @@
         var fragment = new DOMParser().parseFromString(html, "text/html").querySelector("[data-summary-loaded]");
         if (!fragment) { showErrorPage(area, response.status, html); return; }
         area.replaceChildren(document.importNode(fragment, true));
+        showBanner(area);
         showClinician(area);
         drawPainChart();
       });

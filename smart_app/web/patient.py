@@ -1,7 +1,7 @@
 """Blueprint `patient`: the first page after a launch, `/s/<launch_id>/`, and the clinical summary loaded into it.
 
-The launch ends at the page: it answers at once from what the launch already knows (the layout, the banner when
-the EHR asks for one: one Patient read, the clinician if already known) with a summary area that says what is
+The launch ends at the page: it answers at once from what the launch already knows (the layout, a banner slot when
+the EHR asks for one, the clinician if already known; nothing is read from the EHR) with a summary area that says what is
 being read. The browser then fetches the summary fragment (`/s/<launch_id>/summary`, `summary.js`): the record
 (only the types the grant allows), the clinical summary (`clinical_summary.py`: diagnoses, procedure timeline,
 pain chart, imaging, conservative care, the suggested next step), the checklist button pre-filled from that
@@ -17,7 +17,6 @@ from typing import Any
 from flask import Blueprint, Response, g, jsonify, render_template, url_for
 
 from smart_app.core.facts import extract_facts
-from smart_app.fhir.errors import FhirForbidden
 from smart_app.fhir.record import RECORD_INCLUDED_TYPES, RECORD_TYPES, PatientRecord, fetch_patient_record
 from smart_app.fhir.scopes import ORDER_WRITE_TYPES
 from smart_app.store.clinicians import ClinicianStore
@@ -63,7 +62,7 @@ def summary(launch_id: str) -> Response | str:
     return render_template(
         "patient.html",
         context=context,
-        banner=patient_banner(banner_patient(context)),
+        banner_pending=wants_banner(context),
         summary_src=url_for("patient.summary_fragment", launch_id=launch_id),
         summary_page=url_for("patient.summary_page", launch_id=launch_id),
         reading=reading_types(context),
@@ -74,8 +73,14 @@ def summary(launch_id: str) -> Response | str:
 def summary_fragment(launch_id: str) -> str:
     """The clinical summary as an HTML fragment for the page's summary area (root marked `data-summary-loaded`)."""
     context = load_launch_context(launch_id)
-    view, _ = read_summary(context)
-    return render_template("patient_summary.html", view=view, clinical=view["clinical"], context=context)
+    view, record = read_summary(context)
+    return render_template(
+        "patient_summary.html",
+        view=view,
+        clinical=view["clinical"],
+        context=context,
+        fragment_banner=patient_banner(record.patient) if wants_banner(context) else None,
+    )
 
 
 @bp.get("/summary/page")
@@ -137,15 +142,12 @@ def summary_view(context: LaunchContext, record: PatientRecord) -> dict[str, Any
     }
 
 
-def banner_patient(context: LaunchContext) -> dict[str, Any] | None:
-    """The Patient for the banner: one read, only when the EHR asks for a banner and the grant allows it. A refusal
-    means no banner (the summary's details say Patient was not read, as before); any other error is the page's."""
-    if not context.need_patient_banner or "Patient" not in context.readable_types:
-        return None
-    try:
-        return context.fhir_client().read("Patient", context.patient_id)
-    except FhirForbidden:
-        return None
+def wants_banner(context: LaunchContext) -> bool:
+    """The EHR asks for a banner and the grant lets us read the Patient. The page shows a banner slot at once and
+    the summary fragment fills it: the Patient comes with the record read, so the sign-in's last hop reads nothing
+    from the EHR. Nothing on the page can be acted on before the banner is there (the checklist button comes with
+    the summary)."""
+    return context.need_patient_banner and "Patient" in context.readable_types
 
 
 def reading_types(context: LaunchContext) -> list[str]:

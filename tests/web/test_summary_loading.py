@@ -1,6 +1,6 @@
 """The patient page answers at once and its clinical summary loads into it (issue 13, P6), through the real app in
-front of the sandbox EHR: the page names exactly one summary source and costs at most one FHIR request (counted at
-the sandbox FHIR server); the fragment is the whole summary (everything the JSON view holds), the same when read
+front of the sandbox EHR: the page names exactly one summary source and reads nothing from the EHR (counted at the
+sandbox FHIR server; the banner comes with the record); the fragment is the whole summary (everything the JSON view holds), the same when read
 twice and for a second patient after the first; an error reading the record shows the app's own words in the
 summary area (Chromium); without JavaScript the area links to the summary as a page; both GETs are audited.
 
@@ -75,7 +75,7 @@ def summary_root(page_html: str) -> str:
 
 
 @pytest.mark.sandbox
-def test_the_page_names_one_summary_source_and_costs_at_most_one_fhir_request(
+def test_the_page_names_one_summary_source_and_reads_nothing_from_the_ehr(
     browser: Browser, app_server: RunningApp, auth_server: Any, fhir_server: Any, mine: dict[str, SeedPatient]
 ) -> None:
     patient = mine[FIRST]
@@ -83,17 +83,21 @@ def test_the_page_names_one_summary_source_and_costs_at_most_one_fhir_request(
     assert first.status_code == 200, first.text
     page, served = fhir_requests_for(fhir_server, lambda: browser.get(first.url))
     assert page.status_code == 200
-    assert served == 1  # the Patient for the banner; nothing else (no record, no Practitioner)
+    assert served == 0  # nothing from the EHR: no Patient, no record, no Practitioner
     src = summary_src(page.text)
     assert src == f"/s/{app_server.launch_id_of(first.url)}/summary"  # a same-origin path
     assert 'class="patient-banner"' in page.text and "Reading the record…" in page.text
+    assert "data-banner-pending" in page.text and "Reading the patient's name" in page.text
     assert "data-summary-loaded" not in page.text and 'role="status"' in page.text
     assert "conditions, procedures" in page.text  # which types it reads
     # The fragment reads the record (several requests); the page stays one request when loaded again.
     fragment, served_by_fragment = fhir_requests_for(fhir_server, lambda: load_summary(browser, page))
     assert served_by_fragment >= 2 and 'data-procedure="Procedure/' in fragment.text
+    carried = fragment.text[fragment.text.index("data-summary-banner") :]
+    carried = carried[: carried.index("</section>")]
+    assert 'class="patient-banner"' in carried and html_text.escape(patient.display_name) in carried
     _, served_again = fhir_requests_for(fhir_server, lambda: browser.get(first.url))
-    assert served_again == 1
+    assert served_again == 0
 
     # An EHR that asks for no banner: the page reads nothing at all from the EHR.
     auth_server.set_switches(need_patient_banner=False)
@@ -101,6 +105,7 @@ def test_the_page_names_one_summary_source_and_costs_at_most_one_fhir_request(
     page, served = fhir_requests_for(fhir_server, lambda: browser.get(second.url))
     assert served == 0 and 'class="patient-banner"' not in page.text
     assert summary_src(page.text).endswith("/summary")
+    assert "data-summary-banner" not in load_summary(browser, page).text
 
 
 @pytest.mark.sandbox
@@ -121,7 +126,10 @@ def test_the_fragment_is_the_whole_summary_twice_and_for_a_second_patient(
         # The page without JavaScript shows exactly this summary.
         whole = browser.get(urljoin(page.url, "summary/page"))
         assert whole.status_code == 200 and "data-summary-src" not in whole.text
-        assert summary_root(whole.text) == fragment.strip()
+        # (the fragment also carries the banner for the page's banner slot; the whole page has it at its top)
+        carried_banner = re.compile(r"<div hidden data-summary-banner>.*?</div>\n?", re.S)
+        assert len(carried_banner.findall(fragment)) == 1 and 'class="patient-banner"' in whole.text
+        assert summary_root(whole.text) == carried_banner.sub("", fragment).strip()
         fragments[page.url] = fragment
     (first_url, first_fragment), (_, second_fragment) = fragments.items()
     assert first_fragment != second_fragment
