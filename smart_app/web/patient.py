@@ -1,9 +1,9 @@
 """Blueprint `patient`: the first page after a launch, `/s/<launch_id>/`, and the clinical summary loaded into it.
 
 The launch ends at the page: it answers at once from what the launch already knows (the layout, a banner slot when
-the EHR asks for one, the clinician if already known; nothing is read from the EHR) with a summary area that says what is
-being read. The browser then fetches the summary fragment (`/s/<launch_id>/summary`, `summary.js`): the record
-(only the types the grant allows), the clinical summary (`clinical_summary.py`: diagnoses, procedure timeline,
+the EHR asks for one, the clinician if already known; nothing is read from the EHR) with a summary area that says
+what is being read. The browser then fetches the summary fragment (`/s/<launch_id>/summary`, `summary.js`): the
+record (only the types the grant allows), the clinical summary (`clinical_summary.py`: diagnoses, procedure timeline,
 pain chart, imaging, conservative care, the suggested next step), the checklist button pre-filled from that
 suggestion, and what was read per type behind a "details" disclosure. `/s/<launch_id>/summary/page` is the same
 summary as a whole page (the link shown without JavaScript). API callers (`Accept: application/json` on

@@ -1,8 +1,9 @@
-"""The patient page answers at once and its clinical summary loads into it (issue 13, P6), through the real app in
-front of the sandbox EHR: the page names exactly one summary source and reads nothing from the EHR (counted at the
-sandbox FHIR server; the banner comes with the record); the fragment is the whole summary (everything the JSON view holds), the same when read
-twice and for a second patient after the first; an error reading the record shows the app's own words in the
-summary area (Chromium); without JavaScript the area links to the summary as a page; both GETs are audited.
+"""The patient page answers at once and its clinical summary loads into it (issue 13, P6), through the real app in front
+of the sandbox EHR: the page names exactly one summary source and reads nothing from the EHR (counted at the sandbox
+FHIR server; the banner comes with the record); the fragment is the whole summary (everything the JSON view holds),
+the same when read twice and for a second patient after the first; an error reading the record shows the app's own
+words in the summary area (Chromium); without JavaScript the area links to the summary as a page; both GETs are
+audited.
 
 Screenshots (page while loading, page loaded, error in the area) go to $SPINE_AUTH_SCREENSHOTS when it is set.
 """
