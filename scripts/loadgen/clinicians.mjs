@@ -43,8 +43,13 @@ async function flow(job, clinician, probe) {
   const instances = job.instances;
   const home = instances[clinician.home % instances.length];
   const appPorts = new Set(instances.map((base) => Number(new URL(base).port)));
-  // The load balancer's choice for this clinician's app requests: /s/ pages go to its home instance.
-  const onHome = (url) => (url.startsWith(`${instances[0]}/s/`) ? home + url.slice(instances[0].length) : url);
+  // The load balancer: round robin, request by request, starting at this clinician's home instance (no sticky
+  // sessions: /launch, /callback and the pages of one sign-in land on different instances).
+  let hop = 0;
+  const onHome = (url) =>
+    url.startsWith(`${instances[0]}/`)
+      ? instances[(clinician.home + hop++) % instances.length] + url.slice(instances[0].length)
+      : url;
   const browser = new Browser({ timeoutMs: job.timeout_ms ?? 60000 });
   let step = 'launch';
   const fail = (error) => ({ timings, error });
@@ -55,7 +60,7 @@ async function flow(job, clinician, probe) {
     const first = await browser.get(`${job.ehr_base}/ehr/launch?${query}`);
     if (first.status !== 302) return fail(`ehr launch: ${first.status}`);
     const location = new URL(first.headers.location, first.url).href.replace('/launch.html?', '/launch?');
-    const page = await browser.follow(await browser.get(location), onHome);
+    const page = await browser.follow(await browser.get(onHome(location)), onHome);
     timings.launch = seconds(started);
     await probe('launch');
     const id = launchId(page.url);
