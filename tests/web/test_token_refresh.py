@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import threading
 from typing import Any
+from urllib.parse import urljoin
 
 from smart_app.store.audit import events
 from smart_app.store.tokens import load_tokens
 from smart_app.workflow.tokens import RelaunchRequired
 from tests.web.conftest import Browser, RunningApp, sent_to
-from tests.web.flows import as_json, ehr_launch
+from tests.web.flows import as_json, ehr_launch, summary_src
 
 
 def _tokens(app: RunningApp, launch_id: str) -> Any:
@@ -89,7 +90,7 @@ def test_revoked_refresh_token_asks_for_a_relaunch(
     auth_server.set_switches(reject_refresh=True)
     app_server.clock_offset[0] = 3600  # the access token has expired
     try:
-        again = browser.get(page.url)
+        again = browser.get(urljoin(page.url, summary_src(page.text)))  # the summary is what needs the token
         api = as_json(browser, page.url)
     finally:
         app_server.clock_offset[0] = 0
