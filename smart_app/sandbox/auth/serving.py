@@ -33,12 +33,13 @@ JOIN_SECONDS = 5.0
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
-def path_only_access_log(app: WsgiApp) -> WsgiApp:
+def path_only_access_log(app: WsgiApp, access_log: logging.Logger) -> WsgiApp:
     """Logs method, path and status only: query strings (state, launch, codes in redirects) never reach the log."""
 
     def logged(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-            log.info("%s %s %s", environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"), status.split(" ", 1)[0])
+            code = status.split(" ", 1)[0]
+            access_log.info("%s %s %s", environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"), code)
             return start_response(status, headers, exc_info)
 
         return app(environ, start)
