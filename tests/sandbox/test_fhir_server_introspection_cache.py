@@ -192,3 +192,21 @@ def test_a_patient_created_after_a_refused_launch_launches_at_once(
             public_app.authorize_params(f"launch {SCOPE}", launch=public_app.ehr_launch(later)["launch"])
         )
     )["code"]
+
+
+def test_revoke_still_answers_when_the_fhir_server_cannot_take_the_notice(caplog: pytest.LogCaptureFixture) -> None:
+    from smart_app.sandbox.auth import start_auth_server
+    from tests.sandbox.test_auth_server_support import introspect, register_app
+
+    auth = start_auth_server(fhir_base="http://127.0.0.1:9/fhir")  # nothing listens on port 9
+    try:
+        app = register_app(auth)
+        token = auth.issue_token("user/*.rs", client_id=app.client_id)
+
+        revoke(app, token)
+
+        assert introspect(auth, token).json() == {"active": False}
+        assert "Revocation notice to the FHIR server failed" in caplog.text
+        assert token not in caplog.text
+    finally:
+        auth.stop()

@@ -42,7 +42,11 @@ export class TokenIntrospector {
 
   /** Forgets the answers for these token hashes and refuses them from now on (a revocation notice). */
   revoke(hashes) {
-    const until = Date.now() + MAX_CACHE_MILLISECONDS;
+    const now = Date.now();
+    const until = now + MAX_CACHE_MILLISECONDS;
+    if (this.revoked.size >= CACHE_LIMIT) {
+      this.evictExpired(now);
+    }
     for (const hash of hashes) {
       this.cache.delete(hash);
       this.revoked.set(hash, until);
@@ -116,6 +120,9 @@ export class TokenIntrospector {
     }
     if (this.cache.size >= CACHE_LIMIT) {
       this.cache.clear();
+    }
+    if (this.revoked.size >= CACHE_LIMIT) {
+      this.revoked.clear(); // a revoked token only loses its shortcut: the authorization server still says inactive
     }
   }
 

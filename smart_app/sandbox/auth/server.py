@@ -112,7 +112,7 @@ def start_auth_server(
         state.store.register_resource_server(client_id, secret)
     for registration in clients:
         state.store.register_app(registration)
-    server.set_app(path_only_access_log(create_auth_app(state)))
+    server.set_app(path_only_access_log(create_auth_app(state), log))  # this module's logger, as before
     return AuthServerHandle(server, state)
 
 

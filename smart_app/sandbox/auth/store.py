@@ -16,6 +16,7 @@ from .records import (
 from .registration import AppClient, ClientRegistration, ResourceServerClient
 
 Client = AppClient | ResourceServerClient
+PURGE_INTERVAL = 5.0
 
 
 def new_secret_value(nbytes: int = 32) -> str:
@@ -34,6 +35,7 @@ class MemoryStore:
         self._refresh: dict[str, TokenRecord] = {}
         self._jtis: dict[tuple[str, str], float] = {}
         self._on_access_revoked: Callable[[list[str]], None] = lambda tokens: None
+        self._next_purge = 0.0
 
     def on_access_revoked(self, listener: Callable[[list[str]], None]) -> None:
         """Call `listener` with the access tokens just revoked (outside the store's lock), e.g. to tell the FHIR
@@ -151,8 +153,13 @@ class MemoryStore:
     def _purge(self) -> None:
         """Forget what can no longer be used, so a long-running sandbox does not grow without bound.
 
-        Used codes are kept until they expire (to detect a replay); tokens until both parts are dead."""
+        Used codes are kept until they expire (to detect a replay); tokens until both parts are dead. At most once
+        every PURGE_INTERVAL seconds: it walks every record, and a load test keeps thousands (every lookup checks
+        expiry itself, so purging later changes no answer)."""
         now = time.time()
+        if now < self._next_purge:
+            return
+        self._next_purge = now + PURGE_INTERVAL
         self._launches = {k: v for k, v in self._launches.items() if v.expires_at > now}
         self._pending = {k: v for k, v in self._pending.items() if v.expires_at > now}
         self._codes = {k: v for k, v in self._codes.items() if v.expires_at > now}
