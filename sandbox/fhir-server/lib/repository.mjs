@@ -120,7 +120,9 @@ export class SandboxRepository extends MemoryRepository {
     return deepClone(resource);
   }
 
+  /** Keeps `resource` (which nobody else holds) as the current version, frozen: searches hand it out uncopied. */
   store(resource) {
+    deepFreeze(resource);
     const { resourceType, id } = resource;
     const current = mapIn(this.resources, resourceType);
     const histories = mapIn(this.history, resourceType);
@@ -285,4 +287,15 @@ export function precondition(text) {
 /** A 403 OperationOutcome with a message. */
 export function denied(text) {
   return { ...forbidden, issue: [{ severity: 'error', code: 'forbidden', details: { text } }] };
+}
+
+/** Freezes `value` and everything in it, so a stored version can be shared with responses and never changes. */
+function deepFreeze(value) {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) {
+      deepFreeze(child);
+    }
+  }
+  return value;
 }

@@ -5,7 +5,6 @@ import {
   OperationOutcomeError,
   Operator,
   badRequest,
-  deepClone,
   evalFhirPathTyped,
   formatSearchQuery,
   generateId,
@@ -312,10 +311,11 @@ function referencedResources(store, resource, target) {
   return found;
 }
 
+/** Stored versions are deep-frozen (repository.mjs), so entries share them instead of copying each one. */
 function searchEntry(baseUrl, resource, mode) {
   return {
     fullUrl: `${baseUrl}/${resource.resourceType}/${resource.id}`,
-    resource: deepClone(resource),
+    resource,
     search: { mode },
   };
 }
