@@ -64,8 +64,7 @@ for _guard in _POSTGRES_GUARD:
     event.listen(AuditEvent.__table__, "after_create", _guard.execute_if(dialect="postgresql"))
 
 
-def record_event(
-    db: Session,
+def event_row(
     event: str,
     *,
     now: float,
@@ -75,51 +74,32 @@ def record_event(
     detail: str = "",
     subject: str | None = None,
     source: str | None = None,
-) -> None:
-    db.add(
-        AuditEvent(
-            at=now,
-            event=event,
-            launch_id=launch_id,
-            ehr_name=ehr_name,
-            actor=actor,
-            detail=detail[:500],
-            subject=subject[:200] if subject else None,
-            source=source[:64] if source else None,
-        )
-    )
+) -> dict[str, Any]:
+    """The columns of one audit row, cut to the columns' sizes (ORM and Core writers share it)."""
+    return {
+        "at": now,
+        "event": event,
+        "launch_id": launch_id,
+        "ehr_name": ehr_name,
+        "actor": actor,
+        "detail": detail[:500],
+        "subject": subject[:200] if subject else None,
+        "source": source[:64] if source else None,
+    }
+
+
+def record_event(db: Session, event: str, *, now: float, **fields: Any) -> None:
+    """Append one audit row in the caller's ORM session (fields as `event_row`)."""
+    db.add(AuditEvent(**event_row(event, now=now, **fields)))
 
 
 AUDIT_EVENTS: Table = AuditEvent.__table__  # type: ignore[assignment]
 _INSERT_EVENT = insert(AUDIT_EVENTS)  # built once; values go as parameters (compiled form reused)
 
 
-def append_event(
-    db: Connection,
-    event: str,
-    *,
-    now: float,
-    launch_id: str | None = None,
-    ehr_name: str | None = None,
-    actor: str | None = None,
-    detail: str = "",
-    subject: str | None = None,
-    source: str | None = None,
-) -> None:
+def append_event(db: Connection, event: str, *, now: float, **fields: Any) -> None:
     """`record_event` as one Core INSERT, inside the caller's transaction (the hot paths: launch, every read)."""
-    db.execute(
-        _INSERT_EVENT,
-        {
-            "at": now,
-            "event": event,
-            "launch_id": launch_id,
-            "ehr_name": ehr_name,
-            "actor": actor,
-            "detail": detail[:500],
-            "subject": subject[:200] if subject else None,
-            "source": source[:64] if source else None,
-        },
-    )
+    db.execute(_INSERT_EVENT, event_row(event, now=now, **fields))
 
 
 def events(
