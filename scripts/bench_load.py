@@ -1,11 +1,14 @@
 """Load benchmark (issue 13): concurrent clinicians each doing launch → check → save against the sandbox EHR.
 
     .venv/bin/python scripts/bench_load.py [--clinicians 50,200] [--delay-ms 50] [--setups sqlite,postgresql]
-        [--launch-only] [--rounds K] [--profile N] [--workers W --threads T] [--json FILE]
+        [--launch-only] [--rounds K] [--profile N] [--workers W --threads T] [--app-setting NAME=VALUE]
+        [--json FILE]
 
 `--launch-only`: each clinician only launches (the goal is stated for launches). `--rounds K`: every round K times
-(bursts are noisy), each reported, then the median of their p95. `--profile N`: instead of rounds, N flows one
-after another, reporting the CPU milliseconds of each step in each process.
+(bursts are noisy), each reported, then the median of their p95. `--profile N`: instead of rounds, N flows (or with
+`--launch-only`, N launches) one after another, reporting the CPU milliseconds of each step in each process.
+`--app-setting NAME=VALUE` (repeatable): one more `SMART_APP_NAME` for every instance, to compare settings (e.g.
+`SIGN_IN_FIRST_SECONDS=0`).
 
 Everything runs on 127.0.0.1: the sandbox FHIR server (bearer tokens required, every token introspected, with
 `--delay-ms` injected latency per FHIR request) and the sandbox SMART authorization server, loaded with the seed
@@ -13,7 +16,8 @@ patients; then for each setup the app under gunicorn, configured only through `S
 
 - `sqlite`: one gunicorn instance, one worker process (gthread), SQLite file, rate limits counted in memory;
 - `postgresql`: two gunicorn instances of one worker each (one per core), one throwaway PostgreSQL cluster and one
-  Redis (Debian's, started here on free ports as the tests do), requests alternating between the instances.
+  Redis (Debian's, started here on free ports as the tests do), requests alternating between the instances request
+  by request (every URL of the app, whichever instance's origin it carries).
 
 The clinicians are a Node child process (scripts/loadgen/clinicians.mjs): each a browser of its own (cookie jar,
 keep-alive connections) doing the EHR launch (sandbox launch → /launch → authorize → /callback → the patient
@@ -22,7 +26,9 @@ page), the summary fragment when the page names one (`data-summary-src`), the ch
 in for browsers on other machines, so it is kept cheap (a few ms of CPU per launch) and its CPU is reported.
 All clinicians of a round start together; each does one flow (no retries, no loops). Before the rounds a warm-up
 runs until every gunicorn worker has done real work. Reported per round: the load average before it, flows per
-second, p50/p95/p99 of every step, errors by step and side (app or sandbox), and CPU ms per flow of every process
+second, p50/p95/p99 of every step, errors by step and side (app or sandbox), how many summary record reads began
+and ended before 95 % of the launches were in (the start read from the app's `Server-Timing` waits: reads that
+competed with sign-ins), and CPU ms per flow of every process
 (each app instance, the sandbox's auth server and FHIR server, PostgreSQL, Redis, the load generator), which,
 unlike latency, hardly depends on what else the machine is doing. The goal (issue 13): 50 concurrent launches with
 p95 ≤ 1 s and zero errors.
@@ -174,6 +180,7 @@ def run_round(
         "postgres_connections_per_flow": (
             round((postgres_sessions(setup) - sessions_before) / clinicians, 1) if setup.database_url else None
         ),
+        "summaries_before_sign_ins_end": report.summaries_before_sign_ins_end(run.results),
         **report.step_percentiles(run.results),
     }
 
@@ -215,7 +222,13 @@ def warm_up(
 
 
 def profile_steps(
-    loadgen: Loadgen, sandbox: SandboxProxy, setup: Setup, patients: list[Any], flows: int, days: PlannedDays
+    loadgen: Loadgen,
+    sandbox: SandboxProxy,
+    setup: Setup,
+    patients: list[Any],
+    flows: int,
+    days: PlannedDays,
+    launch_only: bool = False,
 ) -> dict[str, Any]:
     """CPU ms per step of every process, from `flows` flows one after another: nothing else of the benchmark runs,
     so every CPU tick of its processes between two steps belongs to that step. The load generator waits at each
@@ -231,7 +244,7 @@ def profile_steps(
         last.clear()
         last.update(now)
 
-    job = loadgen_job(sandbox, setup, patients, flows, days, sequential=True, probes=True)
+    job = loadgen_job(sandbox, setup, patients, flows, days, launch_only=launch_only, sequential=True, probes=True)
     run: LoadgenRun = loadgen.run(job, on_ready=loadgen_pid.append, on_probe=probe)
     per_step = {}
     for step, deltas in spent.items():
@@ -267,7 +280,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--workers", type=int, help="gunicorn workers per instance (default: the setup's)")
     parser.add_argument("--threads", type=int, help="gunicorn threads per worker (default: the setup's)")
+    parser.add_argument(
+        "--app-setting",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="one more app setting for every instance (SMART_APP_NAME; JSON values as the app reads them)",
+    )
     args = parser.parse_args(argv)
+    settings = dict(setting.split("=", 1) for setting in args.app_setting)
     counts = [int(n) for n in args.clinicians.split(",")]
     work = Path(tempfile.mkdtemp(prefix="bench-load-"))
     sandbox = start_sandbox(args.delay_ms, work)
@@ -278,7 +299,7 @@ def main(argv: list[str] | None = None) -> int:
         patients = seed_patients(PATIENTS)
         print(f"sandbox: FHIR {sandbox.fhir_base} ({args.delay_ms} ms per request, tokens required)", flush=True)
         for name in args.setups.split(","):
-            setup = start_setup(name, sandbox, work, workers=args.workers, threads=args.threads)
+            setup = start_setup(name, sandbox, work, workers=args.workers, threads=args.threads, settings=settings)
             loadgen = Loadgen()
             try:
                 warm = warm_up(loadgen, sandbox, setup, patients, days)
@@ -290,7 +311,7 @@ def main(argv: list[str] | None = None) -> int:
                     flush=True,
                 )
                 if args.profile:
-                    profile = profile_steps(loadgen, sandbox, setup, patients, args.profile, days)
+                    profile = profile_steps(loadgen, sandbox, setup, patients, args.profile, days, args.launch_only)
                     all_results.append(profile)
                     report.print_profile(profile)
                     continue

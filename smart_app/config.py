@@ -74,6 +74,11 @@ DEFAULTS: dict[str, Any] = {
     # not held behind a burst of record reads, and the EHR sees at most workers x this many at once).
     "RECORD_READS_PER_WORKER": 4,
     "RECORD_READ_WAIT_SECONDS": 30,
+    # A whole-record read first waits while sign-in requests run on this machine, at most this long (0 = off), so
+    # that a burst of launches is not slowed by the summaries of those already in (smart_app/web/sign_ins_first.py).
+    # The board is a small shared-memory file every worker and instance on the machine uses (default: in /dev/shm).
+    "SIGN_IN_FIRST_SECONDS": 3,
+    "SIGN_IN_BOARD_PATH": None,
     # Launch and session lifetimes (seconds).
     "LAUNCH_STATE_TTL_SECONDS": 600,
     "SESSION_TTL_SECONDS": 12 * 3600,

@@ -46,3 +46,7 @@ def post_worker_init(worker: Any) -> None:
 
     if isinstance(worker.wsgi, Flask):
         warm_up(worker.wsgi)
+    import gc
+
+    gc.collect()
+    gc.freeze()

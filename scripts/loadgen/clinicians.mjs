@@ -44,12 +44,15 @@ async function flow(job, clinician, probe) {
   const home = instances[clinician.home % instances.length];
   const appPorts = new Set(instances.map((base) => Number(new URL(base).port)));
   // The load balancer: round robin, request by request, starting at this clinician's home instance (no sticky
-  // sessions: /launch, /callback and the pages of one sign-in land on different instances).
+  // sessions: /launch, /callback and the pages of one sign-in land on different instances). Every URL of the app
+  // goes through it, whichever instance's origin it carries: the public one (the EHR's redirects) or the one a
+  // relative Location resolved against (without that, every page and summary landed on the same instance).
   let hop = 0;
-  const onHome = (url) =>
-    url.startsWith(`${instances[0]}/`)
-      ? instances[(clinician.home + hop++) % instances.length] + url.slice(instances[0].length)
-      : url;
+  const balance = (url) => {
+    const origin = instances.find((base) => url.startsWith(`${base}/`));
+    return origin ? instances[(clinician.home + hop++) % instances.length] + url.slice(origin.length) : url;
+  };
+  const onHome = balance;
   const browser = new Browser({ timeoutMs: job.timeout_ms ?? 60000 });
   let step = 'launch';
   const fail = (error) => ({ timings, error });
@@ -71,9 +74,14 @@ async function flow(job, clinician, probe) {
     if (sources.length === 1) {
       step = 'summary';
       const begun = performance.now();
-      const summary = await browser.get(new URL(sources[0], page.url).href);
+      const summary = await browser.get(balance(new URL(sources[0], page.url).href));
       timings.summary = seconds(begun);
       timings['launch+summary'] = seconds(started);
+      // When the record read began (s since the start): the request's arrival plus the waits the app reports.
+      const waited = [...(summary.headers['server-timing'] ?? '').matchAll(/(sign-ins-first|record-read-slot);dur=([\d.]+)/g)];
+      if (waited.length) {
+        timings.summary_read_start = (begun - started) / 1000 + waited.reduce((sum, m) => sum + Number(m[2]), 0) / 1000;
+      }
       await probe('summary');
       if (summary.status !== 200) return fail(`summary: ${summary.status}`);
       if (!summaryLoaded(summary.text)) return fail('summary: 200 without data-summary-loaded');
@@ -86,7 +94,7 @@ async function flow(job, clinician, probe) {
     step = 'check';
     const fields = new URLSearchParams({ ...clinician.fields, as_of: clinician.as_of, run: '1' });
     let begun = performance.now();
-    const checklist = await browser.follow(await browser.get(`${home}/s/${id}/checklist?${fields}`));
+    const checklist = await browser.follow(await browser.get(balance(`${home}/s/${id}/checklist?${fields}`)), balance);
     timings.check = seconds(begun);
     await probe('check');
     if (checklist.status !== 200 || !checklist.text.includes('data-verdict=')) {
@@ -97,7 +105,10 @@ async function flow(job, clinician, probe) {
     const form = saveForm(checklist.text);
     if (!form) return fail('save: no save form on the checklist');
     begun = performance.now();
-    const saved = await browser.follow(await browser.post(new URL(form.action, checklist.url).href, form.fields));
+    const saved = await browser.follow(
+      await browser.post(balance(new URL(form.action, checklist.url).href), form.fields),
+      balance,
+    );
     timings.save = seconds(begun);
     await probe('save');
     if (saved.status !== 200 || !saved.text.includes('Draft order saved in the EHR')) {

@@ -33,6 +33,19 @@ def step_percentiles(results: list[dict[str, Any]]) -> dict[str, dict[str, float
     return summary
 
 
+def summaries_before_sign_ins_end(results: list[dict[str, Any]]) -> dict[str, int] | None:
+    """How many record reads of summaries began, and how many were done, before 95 % of the launches were in
+    (everyone starts together, so a step's end is its time since the start): the reads that took CPU from sign-ins
+    still under way. The start is the request's arrival plus the waits the app reports in `Server-Timing`."""
+    launches = [r["timings"]["launch"] for r in results if "launch" in r["timings"]]
+    ends = [r["timings"]["launch+summary"] for r in results if "launch+summary" in r["timings"]]
+    if not launches or not ends:
+        return None
+    p95 = percentile(launches, 0.95)
+    starts = [r["timings"]["summary_read_start"] for r in results if "summary_read_start" in r["timings"]]
+    return {"began": sum(1 for start in starts if start < p95), "done": sum(1 for end in ends if end < p95)}
+
+
 def cpu_ms_per_flow(before: Mapping[str, float], after: Mapping[str, float], flows: int) -> dict[str, float]:
     """CPU ms per flow of each process (seconds sampled before and after), and their total."""
     split = {role: round(1000 * (after[role] - before.get(role, 0.0)) / flows, 1) for role in after}
@@ -77,6 +90,12 @@ def print_round(summary: dict[str, Any]) -> None:
     for step in STEPS:
         if s := summary.get(step):
             print(f"    {step:<14} p50 {s['p50']:.3f} s   p95 {s['p95']:.3f} s   p99 {s['p99']:.3f} s", flush=True)
+    if (early := summary.get("summaries_before_sign_ins_end")) is not None:
+        print(
+            f"    summary record reads before 95 % of the launches were in: {early['began']} began, "
+            f"{early['done']} done (of {summary['clinicians']})",
+            flush=True,
+        )
 
 
 def print_profile(profile: dict[str, Any]) -> None:

@@ -188,8 +188,16 @@ def postgres_sessions(setup: Setup) -> int:
 
 
 def start_setup(
-    name: str, sandbox: SandboxProxy, work: Path, *, workers: int | None = None, threads: int | None = None
+    name: str,
+    sandbox: SandboxProxy,
+    work: Path,
+    *,
+    workers: int | None = None,
+    threads: int | None = None,
+    settings: dict[str, Any] | None = None,
 ) -> Setup:
+    """Start a setup; `settings` are more app settings (`SMART_APP_*` without the prefix) for every instance."""
+    settings = settings or {}
     if name == "sqlite":
         return deploy(
             name,
@@ -198,7 +206,7 @@ def start_setup(
             instances=1,
             workers=workers or SQLITE_WORKERS,
             threads=threads or SQLITE_THREADS,
-            DATABASE_URL=f"sqlite:///{work / 'app.sqlite'}",
+            **{"DATABASE_URL": f"sqlite:///{work / 'app.sqlite'}", **settings},
         )
     if name == "postgresql":
         postgres = start_postgres(work / "postgres")
@@ -211,8 +219,7 @@ def start_setup(
                 instances=2,
                 workers=workers or POSTGRES_WORKERS,
                 threads=threads or POSTGRES_THREADS,
-                DATABASE_URL=postgres.url,
-                RATE_LIMIT_STORAGE_URL=redis.url,
+                **{"DATABASE_URL": postgres.url, "RATE_LIMIT_STORAGE_URL": redis.url, **settings},
             )
         except BaseException:
             postgres.stop()

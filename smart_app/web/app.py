@@ -42,6 +42,7 @@ def build_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         record_reads,
         request_limits,
         security,
+        sign_ins_first,
     )
     from smart_app.web.checklist import bp as checklist_bp
     from smart_app.web.errors import register_error_handlers
@@ -64,6 +65,7 @@ def build_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     clinician.init_app(app)
     rate_limits.init_app(app)
     record_reads.init_app(app)
+    sign_ins_first.init_app(app)
     maintenance.init_app(app)
     register_error_handlers(app)
     app.register_blueprint(launch_bp)

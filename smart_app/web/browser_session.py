@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from typing import Any
 
-from flask import Flask, Response, current_app, g, request, url_for
+from flask import Flask, Request, Response, current_app, g, request, url_for
+from flask.sessions import SessionInterface, SessionMixin
 from sqlalchemy import Connection
 
 from smart_app.store.sessions import hash_token, insert_browser_session, live_session_hash
@@ -125,7 +127,22 @@ def forget_launch_binding(state: str) -> None:
     g.launch_cookies_expired = [*g.get("launch_cookies_expired", []), _launch_cookie_name(state)]
 
 
+class NoCookieSession(SessionInterface):
+    """Flask's own session is never used: the browser session is server-side (this module), under the cookie name
+    Flask's signed-cookie session would read. Left in place, Flask tried to verify that cookie as its own on every
+    request (an HMAC and a failed signature check each time) for nothing. `flask.session` is now a null session:
+    reading it is empty, writing it raises."""
+
+    def open_session(self, app: Flask, request: Request) -> SessionMixin | None:
+        return self.make_null_session(app)
+
+    def save_session(self, app: Flask, session: SessionMixin, response: Any) -> None:
+        return None
+
+
 def init_app(app: Flask) -> None:
+    app.session_interface = NoCookieSession()
+
     def set_cookie(response: Response, name: str, value: str, *, max_age: int, path: str) -> None:
         # Secure + Partitioned + SameSite=None: sent inside the EHR's iframe (CHIPS). Browsers treat loopback
         # http (the sandbox, the tests) as a secure context, so Secure cookies work there too.

@@ -19,14 +19,12 @@ from flask import Blueprint, Response, g, jsonify, render_template, url_for
 from smart_app.core.facts import extract_facts
 from smart_app.fhir.record import RECORD_INCLUDED_TYPES, RECORD_TYPES, PatientRecord, fetch_patient_record
 from smart_app.fhir.scopes import ORDER_WRITE_TYPES
-from smart_app.store.clinicians import ClinicianStore
 from smart_app.web.check_run import today
 from smart_app.web.clinical_summary import ClinicalSummary, build_summary, checklist_prefill
 from smart_app.web.clinician import clinician_of
 from smart_app.web.errors import wants_json
 from smart_app.web.launch_context import LaunchContext, load_launch_context
 from smart_app.web.record_reads import record_read_slot
-from smart_app.web.services import services
 from smart_app.workflow.check import suggestion_for
 
 bp = Blueprint("patient", __name__, url_prefix="/s/<launch_id>")
@@ -57,8 +55,9 @@ def summary(launch_id: str) -> Response | str:
     if wants_json():
         view, _ = read_summary(context)
         return jsonify(view)
-    # The header names the clinician only if already read: the Practitioner read is the summary's.
-    g.known_clinician = ClinicianStore(services().database).get(launch_id)
+    # The header names the clinician only if already read (it came with the launch row): the Practitioner read is
+    # the summary's.
+    g.known_clinician = context.clinician
     return render_template(
         "patient.html",
         context=context,

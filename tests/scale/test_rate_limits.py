@@ -4,7 +4,10 @@ a trusted proxy the client address is the forwarded one."""
 
 from __future__ import annotations
 
+import logging
+import socket
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -48,5 +51,23 @@ def test_limits_can_be_turned_off(tmp_path: Path) -> None:
     running = serve_app(tmp_path, [], RATE_LIMIT_PER_ADDRESS="1/minute", RATE_LIMIT_ENABLED=False)
     try:
         assert [requests.get(f"{running.url}/", timeout=10).status_code for _ in range(3)] == [200] * 3
+    finally:
+        running.stop()
+
+
+def test_a_failed_counter_store_degrades_to_counting_in_the_process(tmp_path: Path, caplog: Any) -> None:
+    """Redis down (here: nothing listens on its port) must not fail requests: limits go on per process."""
+    with socket.socket() as probe:  # a port that was free a moment ago: connections to it are refused
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    running = serve_app(
+        tmp_path, [], RATE_LIMIT_PER_ADDRESS="2/minute", RATE_LIMIT_STORAGE_URL=f"redis://127.0.0.1:{port}/0"
+    )
+    try:
+        with caplog.at_level(logging.WARNING, logger="smart_app.web.rate_limits"):
+            statuses = [requests.get(f"{running.url}/", timeout=10).status_code for _ in range(3)]
+        assert statuses == [200, 200, 429]
+        assert "rate-limit storage failed (ConnectionError); counting per process" in caplog.text
+        assert str(port) not in caplog.text  # the warning names the kind of failure, not where the store is
     finally:
         running.stop()
