@@ -3,6 +3,7 @@ patient picker, refresh token rotation, and an OpenID Connect id_token with `fhi
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +37,11 @@ class SmartAuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignor
     def __init__(self, request: Any, server: Any) -> None:
         super().__init__(request, server)
         self.smart: SmartAuthorizeContext | None = None
+
+    def generate_authorization_code(self) -> str:
+        """256 random bits in one call (authlib draws its 48 characters one `SystemRandom.choice` at a time: a
+        tenth of the authorize endpoint's CPU)."""
+        return secrets.token_urlsafe(32)
 
     def validate_authorization_request(self) -> str:
         redirect_uri: str = super().validate_authorization_request()

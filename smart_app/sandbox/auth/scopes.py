@@ -8,6 +8,7 @@ used.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -51,6 +52,7 @@ class ResourceScope:
         return f"{self.context}/{self.resource_type}.{letters}{self.query}"
 
 
+@functools.lru_cache(maxsize=4096)  # a pure function of the string; every launch asks the same few dozen scopes
 def parse_resource_scope(scope: str) -> ResourceScope | None:
     """Parse `patient/Condition.rs` or `user/*.read`; None when `scope` is not a well-formed resource scope."""
     match = _RESOURCE_SCOPE.match(scope)
