@@ -330,7 +330,7 @@ def main(argv: list[str] | None = None) -> int:
                         line = ", ".join(f"{step} {p95:.3f} s" for step, p95 in medians.items())
                         print(f"[{name}] {clinicians} clinicians, median p95 of {args.rounds} rounds: {line}")
                     if clinicians == report.GOAL_CLINICIANS:
-                        goal[name] = rounds
+                        goal[f"{name}, {setup.size}"] = rounds
             finally:
                 loadgen.close()
                 setup.stop()

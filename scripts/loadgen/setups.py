@@ -109,6 +109,7 @@ class Setup:
     stop_extra: list[Any] = field(default_factory=list)
     database_url: str | None = None  # PostgreSQL: to count the connections the app opened
     services: dict[str, int] = field(default_factory=dict)  # PostgreSQL, Redis: role -> root pid, for their CPU
+    size: str = ""  # "instances × workers × threads", as reported
 
     def stop(self) -> None:
         for process in self.processes:
@@ -162,7 +163,7 @@ def deploy(
     env = {key: value for key, value in os.environ.items() if not key.startswith("SMART_APP_")}
     env.update({f"SMART_APP_{k}": v if isinstance(v, str) else json.dumps(v) for k, v in all_settings.items()})
     auth.register(urls[0], client_id)
-    setup = Setup(name, urls, client_id)
+    setup = Setup(name, urls, client_id, size=f"{instances} instance(s) × {workers} worker(s) × {threads} threads")
     try:
         for index, port in enumerate(ports):
             setup.processes.append(start_gunicorn(port, workers, threads, env, work / f"{name}-{index}.log"))

@@ -257,7 +257,14 @@ def _send_form(
     exchange, the costliest step of a sign-in."""
     prepared = requests.Request("POST", url, data=form, headers={**http.headers, **headers}).prepare()
     settings = http.merge_environment_settings(prepared.url, {}, None, None, None)
-    response = http.get_adapter(str(prepared.url)).send(prepared, timeout=timeout, **settings)
+    verify = settings["verify"]
+    response = http.get_adapter(str(prepared.url)).send(
+        prepared,
+        timeout=timeout,
+        verify=True if verify is None else verify,
+        cert=settings["cert"],
+        proxies=settings["proxies"],
+    )
     response.content  # noqa: B018  (read it all, so the connection goes back to the pool, as Session.send does)
     return response
 
