@@ -98,13 +98,15 @@ class RequestLimiter:
 
     def __init__(self, limits: list[Limit], storage_uri: str) -> None:
         self.limits = limits
+        in_memory = storage_uri == "memory://"
         self.storage: Storage = (
             SweepingMemoryStorage()
-            if storage_uri == "memory://"
+            if in_memory
             else cast(Storage, storage_from_string(storage_uri))  # a sync URI gives a sync storage
         )
         self._counter = MovingWindowRateLimiter(self.storage)
-        self._fallback = MovingWindowRateLimiter(SweepingMemoryStorage())
+        # Counting in memory already: nothing to fall back to (its errors are raised as they are).
+        self._fallback = self._counter if in_memory else MovingWindowRateLimiter(SweepingMemoryStorage())
         self._storage_failed_at: float | None = None
 
     def _strategy(self) -> MovingWindowRateLimiter:

@@ -36,13 +36,12 @@ class RecordReadGate:
         self._semaphore = threading.BoundedSemaphore(slots)
 
     @contextmanager
-    def slot(self) -> Iterator[float]:
-        """Hold one slot for the duration of the block; `as` gives the seconds waited for it.
+    def slot(self) -> Iterator[None]:
+        """Hold one slot for the duration of the block.
 
         Raises:
             AppError: 503 when no slot freed within the wait limit.
         """
-        started = time.monotonic()
         if not self._semaphore.acquire(timeout=self.wait_seconds):
             raise AppError(
                 503,
@@ -53,7 +52,7 @@ class RecordReadGate:
                 issue_code="transient",
             )
         try:
-            yield time.monotonic() - started
+            yield
         finally:
             self._semaphore.release()
 
@@ -83,13 +82,10 @@ def record_read_slot() -> Iterator[None]:
     taken once the sign-ins running on this machine are through (smart_app/web/sign_ins_first.py)."""
     g.record_read_waits = {"sign-ins-first": yield_to_sign_ins()}
     gate: RecordReadGate = current_app.extensions[EXTENSION]
-    started, entered = time.monotonic(), False
+    started = time.monotonic()
     try:
-        with gate.slot() as waited:
-            entered = True
-            g.record_read_waits["record-read-slot"] = waited
-            yield
-    except AppError:
-        if not entered:  # refused "busy": it waited this long
+        with gate.slot():
             g.record_read_waits["record-read-slot"] = time.monotonic() - started
-        raise
+            yield
+    finally:  # refused "busy": it waited this long (a read that got its slot has its wait already)
+        g.record_read_waits.setdefault("record-read-slot", time.monotonic() - started)

@@ -71,19 +71,21 @@ class SignInBoard:
         self._waiting = 0
         self._polling = False
 
-    def _offset(self) -> int:
-        return (threading.get_native_id() % SLOTS) * SLOT_BYTES
+    def _write_slot(self, value: float) -> None:
+        """This thread's slot (thread id modulo SLOTS) := value."""
+        offset = (threading.get_native_id() % SLOTS) * SLOT_BYTES
+        self._memory[offset : offset + SLOT_BYTES] = array("d", [value]).tobytes()
 
     def enter(self) -> None:
-        self._memory[self._offset() : self._offset() + SLOT_BYTES] = array("d", [time.monotonic()]).tobytes()
+        self._write_slot(time.monotonic())
 
     def leave(self) -> None:
         """The slot keeps the end time, negated: the next hop of a sign-in follows within GRACE_SECONDS."""
-        self._memory[self._offset() : self._offset() + SLOT_BYTES] = array("d", [-time.monotonic()]).tobytes()
+        self._write_slot(-time.monotonic())
 
     def clear(self) -> None:
         """Empty this thread's slot at once (no grace): its request stopped being a sign-in hop."""
-        self._memory[self._offset() : self._offset() + SLOT_BYTES] = bytes(SLOT_BYTES)
+        self._write_slot(0.0)
 
     def busy(self) -> bool:
         """Whether a sign-in request started in the last STALE_AFTER_SECONDS is still running, or one ended less
